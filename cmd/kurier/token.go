@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kurier/kurier/node"
+	"github.com/kurier/kurier/node/auth"
+)
+
+func newTokenCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list and revoke API tokens (local admin: works on the node's store)",
+	}
+	open := func(c *cobra.Command) (*auth.Tokens, error) {
+		cfg, err := g.loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		st, err := node.OpenStore(c.Context(), cfg)
+		if err != nil {
+			return nil, err
+		}
+		return auth.NewTokens(st.Bucket(cfg.Store.Buckets.Objects)), nil
+	}
+
+	var role, name string
+	create := &cobra.Command{
+		Use:   "create --role ROLE --name NAME",
+		Short: "Create a token; it is shown once and stored only as a hash",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			r, err := auth.ParseRole(role)
+			if err != nil {
+				return exitError{code: 2, err: err}
+			}
+			tokens, err := open(c)
+			if err != nil {
+				return err
+			}
+			secret, tok, err := tokens.Create(c.Context(), name, r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, secret)
+			fmt.Fprintf(g.stderr, "token %s (%s, role %s) created; it is shown only this once.\n", tok.ID, tok.Name, tok.Role)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "role: analyst, liaison, operator or admin (required)")
+	create.Flags().StringVar(&name, "name", "", "who or what uses the token (required)")
+	_ = create.MarkFlagRequired("role")
+	_ = create.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (ids, names, roles; never secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			tokens, err := open(c)
+			if err != nil {
+				return err
+			}
+			all, err := tokens.List(c.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			for _, t := range all {
+				revoked := "-"
+				if t.RevokedAt != nil {
+					revoked = t.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), revoked)
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token (a running node refuses it within seconds)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			tokens, err := open(c)
+			if err != nil {
+				return err
+			}
+			t, err := tokens.Revoke(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "token %s (%s) revoked at %s\n", t.ID, t.Name, t.RevokedAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
