@@ -159,4 +159,3 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	done <- nil // for the cleanup
 }
-

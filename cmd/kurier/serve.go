@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -71,8 +70,8 @@ directory and listens on 127.0.0.1:7470.`,
 			log.Info("node started", "name", cfg.Node.Name, "url", url, "fingerprint", n.Identity.Fingerprint(),
 				"store", n.Store.Driver(), "data_dir", cfg.DataDir)
 			fmt.Fprintf(g.stdout, "kurier node %q listening on %s (data in %s, store %s)\n", cfg.Node.Name, url, cfg.DataDir, n.Store.Driver())
-			fmt.Fprintf(g.stdout, "get an admin token:  %s token create --role admin --name YOUR-NAME%s\n", os.Args[0], g.dirFlags())
-			fmt.Fprintf(g.stdout, "then:                KURIER_URL=%s KURIER_TOKEN=<token> %s status\n", url, os.Args[0])
+			fmt.Fprintf(g.stdout, "get an admin token:  kurier token create --role admin --name YOUR-NAME%s\n", g.dirFlags())
+			fmt.Fprintf(g.stdout, "then:                KURIER_URL=%s KURIER_TOKEN=<token> kurier status\n", url)
 			return n.Serve(c.Context(), ln)
 		},
 	}

@@ -197,7 +197,14 @@ func (s *Server) timeout(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		// A handler that gave up on its deadline without answering gets a
+		// 504 problem rather than an empty 200.
+		if rec.code == 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.problems.Write(w, r, problem.New(problem.Timeout, http.StatusGatewayTimeout,
+				fmt.Sprintf("the request took longer than %s", s.opts.RequestTimeout)))
+		}
 	})
 }
 

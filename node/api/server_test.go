@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,9 +70,10 @@ func newFixture(t *testing.T) *fixture {
 			"analyst-token": {TokenID: "a1", Name: "ana", Role: auth.Analyst},
 			"admin-token":   {TokenID: "b2", Name: "root", Role: auth.Admin},
 		},
-		Audit:        f.audit,
-		Ready:        func(context.Context) error { return f.ready },
-		MaxBodyBytes: 1024,
+		Audit:          f.audit,
+		Ready:          func(context.Context) error { return f.ready },
+		MaxBodyBytes:   1024,
+		RequestTimeout: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +90,7 @@ func newFixture(t *testing.T) *fixture {
 			w.WriteHeader(http.StatusCreated)
 		})
 		r.With(srv.Require(auth.Operator)).Delete("/things/{id}", func(w http.ResponseWriter, r *http.Request) {})
+		r.Get("/slow", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	})
 	f.srv = srv
@@ -138,6 +141,7 @@ func TestResponses(t *testing.T) {
 		{"wrong media type", "POST", "/things", "Bearer analyst-token", `{}`, []string{"Content-Type", "text/plain"}, 415, problem.UnsupportedMedia},
 		{"body too large", "POST", "/things", "Bearer analyst-token", `{"a":"` + strings.Repeat("x", 2000) + `"}`, nil, 413, problem.TooLarge},
 		{"good body", "POST", "/things", "Bearer analyst-token", `{"a":1}`, []string{"Content-Type", "application/json"}, 201, ""},
+		{"deadline exceeded", "GET", "/slow", "Bearer analyst-token", "", nil, 504, problem.Timeout},
 		{"panic recovered", "GET", "/panic", "Bearer analyst-token", "", nil, 500, problem.Internal},
 	}
 	for _, tt := range tests {
