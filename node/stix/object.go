@@ -300,9 +300,9 @@ func (o *Object) Prop(name string) (json.RawMessage, bool) {
 	return v, ok
 }
 
-// String returns a string-valued property ("" and false if absent or not a
-// string).
-func (o *Object) String(name string) (string, bool) {
+// StringProp returns a string-valued property ("" and false if absent or
+// not a string).
+func (o *Object) StringProp(name string) (string, bool) {
 	raw, ok := o.props[name]
 	if !ok {
 		return "", false

@@ -180,9 +180,9 @@ func TestEmittedObjectsMatchSchemas(t *testing.T) {
 
 func TestSchemaRejectsInvalid(t *testing.T) {
 	bad := map[string]string{
-		"indicator": `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}`,
-		"malware":   `{"type":"malware","spec_version":"2.1","id":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b","created":"2016-04-06T20:03:48Z","modified":"2016-04-06T20:03:48.000Z","name":"x","is_family":false}`,
-		"ipv4-addr": `{"type":"ipv4-addr","id":"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"}`,
+		"indicator":          `{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}`,
+		"malware":            `{"type":"malware","spec_version":"2.1","id":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b","created":"2016-04-06T20:03:48Z","modified":"2016-04-06T20:03:48.000Z","name":"x","is_family":false}`,
+		"ipv4-addr":          `{"type":"ipv4-addr","id":"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"}`,
 		"marking-definition": `{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41db","created":"2016-08-01T00:00:00.000Z"}`,
 	}
 	for typ, js := range bad {

@@ -494,3 +494,65 @@ func TestValues(t *testing.T) {
 		t.Errorf("Prefix: %v", p)
 	}
 }
+
+func TestInteropMarkingExample(t *testing.T) {
+	_, objs := loadExample(t, "testdata/examples/interop-objectmarking-test.json")
+	o := objs[0]
+	// It references TLP 1.0 RED (…d5ed) and an undefined marking (…d5ec).
+	if lvl, ok := TLPOf(o); !ok || lvl != TLPRed {
+		t.Errorf("TLPOf = %v %v", lvl, ok)
+	}
+	unknown := UnknownMarkingRefs(o, nil)
+	if len(unknown) != 1 || unknown[0] != "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ec" {
+		t.Errorf("UnknownMarkingRefs = %v", unknown)
+	}
+	res := ValidateBundle(&Bundle{ID: NewID("bundle"), Objects: objs}, nil)
+	if len(res.Rejected()) != 1 || res.Rejected()[0].Errors[0].Property != "object_marking_refs" {
+		t.Errorf("unknown marking not rejected: %+v", res.Objects)
+	}
+}
+
+func TestQuickIndicatorAndSighting(t *testing.T) {
+	now := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	objs, err := QuickIndicator(QuickIndicatorSpec{Value: Value{KindIPv4, " 203.0.113.7 "}, TLP: TLPGreen, Labels: []string{"c2"}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ind, sco := objs[0], objs[1]
+	if p, _ := ind.StringProp("pattern"); p != "[ipv4-addr:value = '203.0.113.7']" {
+		t.Errorf("pattern = %s", p)
+	}
+	if ind.Created.String() != "2024-05-06T07:08:09.123Z" || ind.Modified != ind.Created {
+		t.Errorf("created = %s", ind.Created)
+	}
+	if lvl, _ := TLPOf(ind); lvl != TLPGreen {
+		t.Errorf("tlp = %v", lvl)
+	}
+	if det, _ := SCOID(sco); det != sco.ID {
+		t.Errorf("sco id %s is not deterministic (%s)", sco.ID, det)
+	}
+	if !reflect.DeepEqual(Values(ind), Values(sco)) {
+		t.Errorf("values differ: %v vs %v", Values(ind), Values(sco))
+	}
+	h, err := QuickIndicator(QuickIndicatorSpec{Value: Value{KindHash, "sha256:AEC070645FE53EE3B3763059376134F058CC337247C978ADD178B6CCDFB0019F"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := h[0].StringProp("pattern"); p != "[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']" {
+		t.Errorf("hash pattern = %s", p)
+	}
+	if _, err := QuickIndicator(QuickIndicatorSpec{Value: Value{KindIPv4, "not-an-ip"}}); err == nil {
+		t.Error("invalid value accepted")
+	}
+	s, err := NewSighting(SightingSpec{SightingOfRef: ind.ID, Count: 2, FirstSeen: now, LastSeen: now.Add(time.Hour), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := As[Sighting](s)
+	if err != nil || sg.SightingOfRef != ind.ID || *sg.Count != 2 || sg.LastSeen.Time().Sub(sg.FirstSeen.Time()) != time.Hour {
+		t.Errorf("sighting = %+v, %v", sg, err)
+	}
+	if _, err := NewSighting(SightingSpec{SightingOfRef: sco.ID}); err == nil {
+		t.Error("sighting of an SCO accepted")
+	}
+}

@@ -169,8 +169,8 @@ type prop struct {
 	min, max float64  // numeric bounds when max > min
 }
 
-func p(name string, k kind) prop             { return prop{name: name, kind: k} }
-func req(name string, k kind) prop           { return prop{name: name, kind: k, required: true} }
+func p(name string, k kind) prop              { return prop{name: name, kind: k} }
+func req(name string, k kind) prop            { return prop{name: name, kind: k, required: true} }
 func ref(name string, targets ...string) prop { return prop{name: name, kind: kRef, refs: targets} }
 func refs(name string, targets ...string) prop {
 	return prop{name: name, kind: kRefs, refs: targets}
@@ -709,7 +709,7 @@ func (c *checker) checkCreatedModified() {
 }
 
 func (c *checker) ts(name string) (Timestamp, bool) {
-	s, ok := c.o.String(name)
+	s, ok := c.o.StringProp(name)
 	if !ok {
 		return Timestamp{}, false
 	}
@@ -763,8 +763,8 @@ func (c *checker) checkType() {
 	switch o.Type {
 	case "indicator":
 		c.order("valid_from", "valid_until", true)
-		pt, _ := o.String("pattern_type")
-		if src, ok := o.String("pattern"); ok && pt == "stix" {
+		pt, _ := o.StringProp("pattern_type")
+		if src, ok := o.StringProp("pattern"); ok && pt == "stix" {
 			if _, err := pattern.Parse(src); err != nil {
 				if se, ok := pattern.AsSyntaxError(err); ok {
 					c.err("pattern", "invalid STIX pattern at offset %d (line %d, column %d): %s", se.Offset, se.Line, se.Column, se.Msg)
@@ -791,7 +791,7 @@ func (c *checker) checkType() {
 		c.atLeastOne("result", "analysis_sco_refs")
 		c.order("analysis_started", "analysis_ended", false)
 	case "opinion":
-		if v, ok := o.String("opinion"); ok && !slices.Contains(opinionValues, v) {
+		if v, ok := o.StringProp("opinion"); ok && !slices.Contains(opinionValues, v) {
 			c.err("opinion", "must be one of %s", strings.Join(opinionValues, ", "))
 		}
 	case "location":
@@ -842,11 +842,11 @@ func (c *checker) checkType() {
 		c.atLeastOne("src_ref", "dst_ref")
 		c.order("start", "end", false)
 	case "mac-addr":
-		if v, ok := o.String("value"); ok && !macRE.MatchString(v) {
+		if v, ok := o.StringProp("value"); ok && !macRE.MatchString(v) {
 			c.err("value", "must be a lower-case, colon-delimited MAC-48 address")
 		}
 	case "ipv4-addr", "ipv6-addr":
-		if v, ok := o.String("value"); ok {
+		if v, ok := o.StringProp("value"); ok {
 			if _, ok := normalizeIP(v, o.Type == "ipv4-addr"); !ok {
 				c.err("value", "not a valid %s address or CIDR block", strings.TrimSuffix(o.Type, "-addr"))
 			}
@@ -876,7 +876,7 @@ func (c *checker) checkMarking() {
 			c.err("definition", "required when extensions is not present")
 		}
 	}
-	dt, _ := o.String("definition_type")
+	dt, _ := o.StringProp("definition_type")
 	var def map[string]json.RawMessage
 	if raw, ok := o.props["definition"]; ok {
 		_ = json.Unmarshal(raw, &def)

@@ -252,8 +252,8 @@ func Values(o *Object) []Value {
 	var vs valueSet
 	switch o.Type {
 	case "indicator":
-		if pt, _ := o.String("pattern_type"); pt == "stix" {
-			if src, ok := o.String("pattern"); ok {
+		if pt, _ := o.StringProp("pattern_type"); pt == "stix" {
+			if src, ok := o.StringProp("pattern"); ok {
 				if p, err := pattern.Parse(src); err == nil {
 					for _, v := range PatternValues(p) {
 						vs.add(v, true)
@@ -279,7 +279,7 @@ func Values(o *Object) []Value {
 }
 
 func scoValues(o *Object, vs *valueSet) {
-	v, _ := o.String("value")
+	v, _ := o.StringProp("value")
 	switch o.Type {
 	case "ipv4-addr":
 		vs.add(normalizeIP(v, true))

@@ -168,13 +168,13 @@ func TestASTDetails(t *testing.T) {
 
 func TestCanonicalString(t *testing.T) {
 	cases := map[string]string{
-		`[ ipv4-addr:value   =   '10.0.0.0' ]`:                  `[ipv4-addr:value = '10.0.0.0']`,
-		`[a:'b'.'c d' == 1]`:                                    `[a:b.'c d' = 1]`,
-		`[a:b <> +5]`:                                           `[a:b != 5]`,
-		`[a:b = h'0AFF']`:                                       `[a:b = h'0aff']`,
+		`[ ipv4-addr:value   =   '10.0.0.0' ]`: `[ipv4-addr:value = '10.0.0.0']`,
+		`[a:'b'.'c d' == 1]`:                   `[a:b.'c d' = 1]`,
+		`[a:b <> +5]`:                          `[a:b != 5]`,
+		`[a:b = h'0AFF']`:                      `[a:b = h'0aff']`,
 		`([a:b = 1] OR [a:c = 2]) AND [a:d = 3] WITHIN 1 SECONDS`: `([a:b = 1] OR [a:c = 2]) AND [a:d = 3] WITHIN 1 SECONDS`,
-		`[a:b = 1.50]`:                                          `[a:b = 1.5]`,
-		`[a:'AND' = 1]`:                                         `[a:'AND' = 1]`,
+		`[a:b = 1.50]`:  `[a:b = 1.5]`,
+		`[a:'AND' = 1]`: `[a:'AND' = 1]`,
 	}
 	for in, want := range cases {
 		if got := MustParse(in).String(); got != want {

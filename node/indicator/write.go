@@ -1,0 +1,75 @@
+package indicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kurier/kurier/node/stix"
+)
+
+// Errors of the write operations; the API maps them to problems.
+var (
+	ErrNotFound  = errors.New("indicator: no such object")
+	ErrNotOrigin = errors.New("indicator: only the origin node may issue new versions")
+	ErrRejected  = errors.New("indicator: object rejected")
+)
+
+// Add validates and stores objects this node creates (quick add,
+// sightings). Any failure rejects the whole call: nothing is stored.
+func (s *Service) Add(ctx context.Context, objs ...*stix.Object) (Result, error) {
+	b := stix.NewBundle(objs...)
+	vr := stix.ValidateBundle(b, &stix.BundleOptions{Options: stix.Options{KnownMarking: s.knownMarking}})
+	if rej := vr.Rejected(); len(rej) > 0 {
+		st := failureOf(rej[0].ID, rej[0].Version, rej[0].Errors)
+		s.m.rejected.WithLabelValues(st.Reason).Inc()
+		return Result{Failures: []Status{st}}, fmt.Errorf("%w: %s", ErrRejected, st.Message)
+	}
+	subs := make([]Submission, len(objs))
+	for i, o := range objs {
+		subs[i] = Submission{Object: o}
+	}
+	return s.Store(ctx, subs)
+}
+
+// Revoke issues a new version of one of this node's objects with
+// revoked: true; it then disappears from default queries and searches.
+func (s *Service) Revoke(ctx context.Context, id string, now time.Time) (*stix.Object, error) {
+	cur, ok, err := s.Current(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if cur.Origin != s.self.Fingerprint() {
+		return nil, fmt.Errorf("%w: %s belongs to node %s", ErrNotOrigin, id, cur.Origin)
+	}
+	o, err := stix.DecodeObject(cur.Object)
+	if err != nil {
+		return nil, fmt.Errorf("indicator: decode %s: %w", id, err)
+	}
+	if o.Revoked {
+		return o, nil
+	}
+	if o.Modified.IsZero() {
+		return nil, fmt.Errorf("%w: %s has no modified property and cannot be versioned", ErrRejected, id)
+	}
+	// The new version must be strictly newer at millisecond precision.
+	mod := now.UTC().Truncate(time.Millisecond)
+	if !mod.After(o.Modified.Time()) {
+		mod = o.Modified.Time().Add(time.Millisecond).Truncate(time.Millisecond)
+	}
+	nv := o.Clone()
+	if err := nv.Set("revoked", true); err != nil {
+		return nil, err
+	}
+	if err := nv.Set("modified", stix.NewTimestamp(mod)); err != nil {
+		return nil, err
+	}
+	if _, err := s.Add(ctx, nv); err != nil {
+		return nil, err
+	}
+	return nv, nil
+}
