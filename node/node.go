@@ -25,6 +25,11 @@ import (
 	"github.com/kurier/kurier/node/auth"
 	"github.com/kurier/kurier/node/config"
 	"github.com/kurier/kurier/node/identity"
+	"github.com/kurier/kurier/node/index"
+	"github.com/kurier/kurier/node/indicator"
+	"github.com/kurier/kurier/node/seal"
+	"github.com/kurier/kurier/node/segment"
+	"github.com/kurier/kurier/node/stix"
 	"github.com/kurier/kurier/node/store"
 	fsstore "github.com/kurier/kurier/node/store/fs"
 	s3store "github.com/kurier/kurier/node/store/s3"
@@ -49,6 +54,10 @@ type Node struct {
 	Tokens   *auth.Tokens
 	Audit    *audit.Log
 	API      *api.Server
+	Sealer   *seal.Sealer
+	Index    *index.Index
+	// Indicators holds the node's STIX objects.
+	Indicators *indicator.Service
 	// PassphraseGenerated is the path of a passphrase file this start
 	// generated (empty otherwise), so the CLI can warn about it.
 	PassphraseGenerated string
@@ -180,8 +189,51 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	n.Sealer = seal.New(id, nil)
+	if err := n.openIndicators(ctx); err != nil {
+		return nil, err
+	}
 	n.mountRoutes()
+	n.Indicators.Mount(n.API)
 	return n, nil
+}
+
+// IndexPath is where the derived index lives.
+func IndexPath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "index", "index.db") }
+
+func (n *Node) openIndicators(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Dir(IndexPath(n.Config)), 0o700); err != nil {
+		return fmt.Errorf("node: index dir: %w", err)
+	}
+	idx, err := index.Open(IndexPath(n.Config), index.Options{Registerer: n.Registry})
+	if err != nil {
+		return fmt.Errorf("node: open index (is another kurier using %s?): %w", n.Config.DataDir, err)
+	}
+	n.Index = idx
+	seg, err := segment.Open(ctx, n.Objects, n.Sealer)
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	tlp, err := stix.ParseTLP(n.Config.Indicators.DefaultTLP)
+	if err != nil {
+		return fmt.Errorf("node: indicators.default_tlp: %w", err)
+	}
+	n.Indicators, err = indicator.New(ctx, indicator.Options{
+		Logger: n.Log, Registerer: n.Registry, Identity: n.Identity, Sealer: n.Sealer,
+		Segments: seg, Index: idx, DefaultTLP: tlp, StatePath: indicator.StatePath(n.Config.DataDir),
+	})
+	if err != nil {
+		return fmt.Errorf("node: %w", err)
+	}
+	return nil
+}
+
+// Close releases what the node holds open (the index file).
+func (n *Node) Close() error {
+	if n.Index != nil {
+		return n.Index.Close()
+	}
+	return nil
 }
 
 func (n *Node) registerMetrics() error {

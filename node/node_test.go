@@ -53,7 +53,7 @@ func startNode(t *testing.T, cfg config.Config, mount func(n *Node)) (*Node, str
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; _ = n.Close() })
 	return n, "http://" + ln.Addr().String(), cancel, done
 }
 

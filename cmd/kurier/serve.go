@@ -57,6 +57,7 @@ directory and listens on 127.0.0.1:7470.`,
 			if err != nil {
 				return err
 			}
+			defer n.Close()
 			g.warnGeneratedPassphrase(n.PassphraseGenerated)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {

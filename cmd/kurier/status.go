@@ -33,32 +33,77 @@ func (g *globals) client() (*client, error) {
 	return &client{base: base, token: token, http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
-// getJSON GETs path and decodes the JSON answer; a problem+json answer
-// becomes an error carrying its title and detail.
+// getJSON GETs path and decodes the JSON answer.
 func (c *client) getJSON(path string, v any) error {
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	return c.doJSON(http.MethodGet, path, nil, "", v)
+}
+
+// doJSON sends a request and decodes the JSON answer; a problem+json
+// answer becomes an error carrying its title, detail and type.
+func (c *client) doJSON(method, path string, body io.Reader, contentType string, v any) error {
+	resp, err := c.do(method, path, body, contentType)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach node: %w", err)
-	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		var p struct{ Title, Detail, Type string }
-		if json.Unmarshal(body, &p) == nil && p.Title != "" {
-			return fmt.Errorf("node answered %d %s: %s (%s)", resp.StatusCode, p.Title, p.Detail, p.Type)
-		}
-		return fmt.Errorf("node answered %s", resp.Status)
+		return problemError(resp, data)
 	}
-	return json.Unmarshal(body, v)
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal(data, v)
+}
+
+func (c *client) do(method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach node: %w", err)
+	}
+	return resp, nil
+}
+
+// apiProblem is a problem+json answer.
+type apiProblem struct {
+	Status   int
+	Title    string `json:"title"`
+	Detail   string `json:"detail"`
+	Type     string `json:"type"`
+	Object   string `json:"object"`
+	Property string `json:"property"`
+	raw      []byte
+}
+
+func (p *apiProblem) Error() string {
+	s := fmt.Sprintf("node answered %d %s", p.Status, p.Title)
+	if p.Detail != "" {
+		s += ": " + p.Detail
+	}
+	if p.Type != "" {
+		s += " (" + p.Type + ")"
+	}
+	return s
+}
+
+func problemError(resp *http.Response, body []byte) error {
+	p := &apiProblem{Status: resp.StatusCode, raw: body}
+	if json.Unmarshal(body, p) == nil && p.Title != "" {
+		return p
+	}
+	return fmt.Errorf("node answered %s", resp.Status)
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
