@@ -16,7 +16,7 @@ import (
 	"github.com/kurier/kurier/node/store/miniotest"
 )
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	env := func(k string) string {
 		if k == "HOME" {
@@ -31,7 +31,7 @@ func testConfig(t *testing.T) config.Config {
 	return cfg
 }
 
-func startNode(t *testing.T, cfg config.Config, mount func(n *Node)) (*Node, string, context.CancelFunc, chan error) {
+func startNode(t testing.TB, cfg config.Config, mount func(n *Node)) (*Node, string, context.CancelFunc, chan error) {
 	t.Helper()
 	env := func(k string) string {
 		if k == "KURIER_PASSPHRASE" {
