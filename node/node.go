@@ -30,6 +30,7 @@ import (
 	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/segment"
 	"github.com/kurier/kurier/node/stix"
+	"github.com/kurier/kurier/node/taxii"
 	"github.com/kurier/kurier/node/store"
 	fsstore "github.com/kurier/kurier/node/store/fs"
 	s3store "github.com/kurier/kurier/node/store/s3"
@@ -195,6 +196,15 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 	}
 	n.mountRoutes()
 	n.Indicators.Mount(n.API)
+	tx, err := taxii.New(taxii.Options{
+		Indicators: n.Indicators, Statuses: n.Objects, Logger: n.Log, Registerer: n.Registry,
+		Title: cfg.Node.Name, Description: "Kurier node " + cfg.Node.Name, Contact: cfg.Node.Organization,
+		MaxContentLength: cfg.HTTP.MaxBodyBytes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: taxii: %w", err)
+	}
+	tx.Mount(n.API)
 	return n, nil
 }
 

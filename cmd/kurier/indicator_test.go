@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,6 +146,20 @@ func TestIndicatorWorkflow(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("exported bundle lacks %s", indID)
+	}
+
+	// The same objects are served over TAXII 2.1 by the running binary.
+	req, _ := http.NewRequest(http.MethodGet, n.url+"/taxii2/api/collections/tlp-green/objects/?match[type]=indicator", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/taxii+json") || !strings.Contains(string(body), indID) {
+		t.Fatalf("TAXII objects: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 
 	n.kurier(token, true, "sighting", "add", indID, "--count", "3", "--first-seen", "2026-11-24T10:00:00Z", "--last-seen", "2026-11-24T12:00:00Z")
