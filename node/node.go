@@ -30,10 +30,10 @@ import (
 	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/segment"
 	"github.com/kurier/kurier/node/stix"
-	"github.com/kurier/kurier/node/taxii"
 	"github.com/kurier/kurier/node/store"
 	fsstore "github.com/kurier/kurier/node/store/fs"
 	s3store "github.com/kurier/kurier/node/store/s3"
+	"github.com/kurier/kurier/node/taxii"
 )
 
 // Options are what a node needs from its surroundings.

@@ -58,6 +58,9 @@ directory and listens on 127.0.0.1:7470.`,
 				return err
 			}
 			defer n.Close()
+			if err := mountEvidence(n); err != nil {
+				return err
+			}
 			g.warnGeneratedPassphrase(n.PassphraseGenerated)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {

@@ -88,7 +88,7 @@ func New(opts Options) (*Server, error) {
 	s.problems = problem.NewWriter(func(p *problem.Problem) { m.problems.WithLabelValues(problemSlug(p.Type)).Inc() })
 
 	r := chi.NewRouter()
-	r.Use(requestID, s.instrument, s.recoverer, s.limitBody)
+	r.Use(requestID, s.instrument, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problems.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, "no such resource"))
 	})
@@ -117,13 +117,30 @@ func (s *Server) Problems() *problem.Writer { return s.problems }
 
 // Public mounts routes that need no token (e.g. the federation identity
 // document, or TAXII discovery when a component wants it public).
-func (s *Server) Public(fn func(r chi.Router)) { s.router.Group(fn) }
+func (s *Server) Public(fn func(r chi.Router)) {
+	s.router.Group(func(r chi.Router) {
+		r.Use(s.limitBody(s.opts.MaxBodyBytes))
+		fn(r)
+	})
+}
 
 // Authenticated mounts routes behind bearer authentication, the request
 // timeout and the audit trail. Use Require inside for role checks.
 func (s *Server) Authenticated(fn func(r chi.Router)) {
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.authenticate, s.timeout, s.audit)
+		r.Use(s.limitBody(s.opts.MaxBodyBytes), s.authenticate, s.timeout, s.audit)
+		fn(r)
+	})
+}
+
+// Streaming mounts authenticated routes that move large bodies (evidence
+// items, exports): the body limit is maxBody (0: none) instead of the
+// node's default, and there is no request deadline, since a multi-GB
+// stream legitimately takes long; the server's idle and header timeouts
+// still bound a stalled client.
+func (s *Server) Streaming(maxBody int64, fn func(r chi.Router)) {
+	s.router.Group(func(r chi.Router) {
+		r.Use(s.limitBody(maxBody), s.authenticate, s.audit)
 		fn(r)
 	})
 }
@@ -179,18 +196,25 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > s.opts.MaxBodyBytes {
-			s.problems.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, s.opts.MaxBodyBytes)))
-			return
-		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-		}
-		next.ServeHTTP(w, r)
-	})
+// limitBody refuses bodies over max (0: no limit) with 413.
+func (s *Server) limitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if max <= 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if r.ContentLength > max {
+				s.problems.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, max)))
+				return
+			}
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(w, r.Body, max)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 func (s *Server) timeout(next http.Handler) http.Handler {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,6 +95,16 @@ func newFixture(t *testing.T) *fixture {
 		r.Get("/slow", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	})
+	srv.Streaming(0, func(r chi.Router) {
+		r.Put("/big", func(w http.ResponseWriter, r *http.Request) {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				srv.Problems().Write(w, r, BodyProblem(err))
+				return
+			}
+			_, _ = fmt.Fprint(w, n)
+		})
+	})
 	f.srv = srv
 	return f
 }
@@ -142,6 +154,8 @@ func TestResponses(t *testing.T) {
 		{"body too large", "POST", "/things", "Bearer analyst-token", `{"a":"` + strings.Repeat("x", 2000) + `"}`, nil, 413, problem.TooLarge},
 		{"good body", "POST", "/things", "Bearer analyst-token", `{"a":1}`, []string{"Content-Type", "application/json"}, 201, ""},
 		{"deadline exceeded", "GET", "/slow", "Bearer analyst-token", "", nil, 504, problem.Timeout},
+		{"streaming route takes large bodies", "PUT", "/big", "Bearer analyst-token", strings.Repeat("x", 5000), nil, 200, ""},
+		{"streaming route needs a token", "PUT", "/big", "", "x", nil, 401, problem.Unauthorized},
 		{"panic recovered", "GET", "/panic", "Bearer analyst-token", "", nil, 500, problem.Internal},
 	}
 	for _, tt := range tests {

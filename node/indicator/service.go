@@ -44,6 +44,7 @@ type Service struct {
 
 	mu        sync.Mutex // one ingest at a time: version and origin checks see a stable index
 	lastAdded time.Time
+	obs       observers // told about each commit (see Observe)
 }
 
 // Options are the service's dependencies.
@@ -85,7 +86,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		defaultTLP: opts.DefaultTLP, statePath: opts.StatePath, m: m, lastAdded: opts.Index.LastAdded(),
 	}
 	if s.idx.Incomplete() {
-		s.log.Warn("index incomplete (interrupted rebuild): reindexing")
+		s.log.Info("index is new or an earlier rebuild was interrupted: building it from the object store")
 		if _, err := s.Reindex(ctx); err != nil {
 			return nil, err
 		}
@@ -400,6 +401,7 @@ func (s *Service) commit(ctx context.Context, batch []*prepared) error {
 	for _, p := range batch {
 		s.m.stored.WithLabelValues(p.entry.Type, p.entry.TLP).Inc()
 	}
+	s.obs.notify(entries)
 	return nil
 }
 

@@ -240,7 +240,6 @@ func lookup(key string) (Collection, bool) {
 	return Collection{}, false
 }
 
-
 func unhex(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
