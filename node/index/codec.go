@@ -1,6 +1,7 @@
 package index
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -90,8 +91,17 @@ func suffix(added, num, mod []byte) []byte {
 	return append(append(append(s, added...), num...), mod...)
 }
 
+// maxInlineDim is the longest type, TLP, origin or label kept in a feed key
+// as is; a longer one is replaced by its SHA-256 (queries re-check the real
+// value, so a collision could only cost time).
+const maxInlineDim = 128
+
 // dimPrefix is the feeds (and counts) prefix of one stream.
 func dimPrefix(scope, dim byte, value string) []byte {
+	if len(value) > maxInlineDim {
+		h := sha256.Sum256([]byte(value))
+		value = "\xff#" + string(h[:])
+	}
 	p := make([]byte, 0, 2+binary.MaxVarintLen64+len(value))
 	p = append(p, scope, dim)
 	if dim != dimAll {
@@ -102,7 +112,10 @@ func dimPrefix(scope, dim byte, value string) []byte {
 }
 
 // jointKey is the counts key of current objects by type and TLP.
+// Absurdly long names (the STIX layer allows types up to 250 bytes) are cut
+// to keep keys and metric labels bounded.
 func jointKey(typ, tlp string) string {
+	typ, tlp = typ[:min(len(typ), 256)], tlp[:min(len(tlp), 64)]
 	b := []byte{'x'}
 	b = binary.AppendUvarint(b, uint64(len(typ)))
 	b = append(b, typ...)

@@ -50,18 +50,11 @@ func vals(vs ...string) eopt {
 		}
 	}
 }
-func tlp(s string) eopt            { return func(e *Entry) { e.TLP = s } }
-func origin(s string) eopt         { return func(e *Entry) { e.Origin = s } }
-func labels(ls ...string) eopt     { return func(e *Entry) { e.Labels = ls } }
-func revoked() eopt                { return func(e *Entry) { e.Revoked = true } }
-func modNanos(ns int) eopt         { return func(e *Entry) { e.Modified = e.Modified.Add(time.Duration(ns)) } }
-func addedAt(tm time.Time) eopt    { return func(e *Entry) { e.Added = tm } }
-func createdBy(ref string) eopt    { return func(e *Entry) { e.CreatedBy = ref } }
-func withLoc(l Location) eopt      { return func(e *Entry) { e.Loc = l } }
-func specVersion(s string) eopt    { return func(e *Entry) { e.SpecVersion = s } }
-func typ(s string) eopt            { return func(e *Entry) { e.Type = s } }
-func created(tm time.Time) eopt    { return func(e *Entry) { e.Created = tm } }
-func modifiedAt(tm time.Time) eopt { return func(e *Entry) { e.Modified = tm } }
+func tlp(s string) eopt        { return func(e *Entry) { e.TLP = s } }
+func origin(s string) eopt     { return func(e *Entry) { e.Origin = s } }
+func labels(ls ...string) eopt { return func(e *Entry) { e.Labels = ls } }
+func revoked() eopt            { return func(e *Entry) { e.Revoked = true } }
+func modNanos(ns int) eopt     { return func(e *Entry) { e.Modified = e.Modified.Add(time.Duration(ns)) } }
 
 func mustPut(t testing.TB, ix *Index, es ...Entry) []Outcome {
 	t.Helper()

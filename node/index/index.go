@@ -13,9 +13,9 @@
 // is kept (Versions, AllVersions) but changes nothing current; a version
 // already present is a no-op. Only the current version's values answer a
 // default Search, so a value a newer version drops stops finding the object,
-// whatever order the versions arrive in. The final state depends only on the
-// set of versions put, not their order, which is what makes reindex give the
-// same answers.
+// whatever order the versions arrive in. The answers depend only on the set
+// of versions put, not their order (for one (ID, Modified) the first put
+// wins), which is what makes reindex give the same answers.
 //
 // The package does not depend on the STIX model: callers map objects to Entry.
 package index
@@ -148,10 +148,11 @@ func (ix *Index) open() error {
 		return fmt.Errorf("index: %w", err)
 	}
 	db, err := bolt.Open(ix.path, 0o600, &bolt.Options{
-		Timeout:        ix.opts.LockTimeout,
-		NoSync:         ix.opts.NoSync,
-		NoFreelistSync: true, // rebuilt on open; saves a freelist write per commit
-		FreelistType:   bolt.FreelistMapType,
+		Timeout: ix.opts.LockTimeout,
+		NoSync:  ix.opts.NoSync,
+		// The freelist is written on commit (NoFreelistSync false): without it
+		// Open, and a rolled-back write, scan the whole file (~1 s per 1M entries).
+		FreelistType: bolt.FreelistMapType,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("index: %s is in use by another process", ix.path)
@@ -240,7 +241,9 @@ func (ix *Index) Close() error {
 }
 
 // Reset wipes the index (deleting and recreating the file, so its space is
-// returned) for a rebuild. The index is Incomplete until MarkComplete.
+// returned) for a rebuild. The index is Incomplete until MarkComplete. For a
+// fast rebuild open the index with NoSync: a rebuild of 1M indicators in
+// 1000-entry batches then takes about a minute on 2 cores.
 func (ix *Index) Reset() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

@@ -483,3 +483,32 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestLongValues(t *testing.T) {
+	ix := openTest(t, Options{NoSync: true})
+	long := "https://example.com/" + strings.Repeat("a", 40000)
+	label := strings.Repeat("l", 40000)
+	e := mk("indicator--long", 1, 1, vals("url:"+long, "email:"+strings.Repeat("u", 40000)+"@example.com"), labels(label), origin(strings.Repeat("o", 40000)))
+	e.Type = strings.Repeat("x", 40000)
+	mustPut(t, ix, e)
+	if _, err := ix.Put(Entry{ID: strings.Repeat("i", 40000), Type: "indicator"}); !errors.Is(err, ErrInvalidEntry) {
+		t.Errorf("long ID: %v", err)
+	}
+	res, err := ix.Search(long, SearchOptions{})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].Match != MatchExact {
+		t.Fatalf("long URL: %v %v", hitKeys(res.Hits), err)
+	}
+	if res, _ := ix.Search(long+"b", SearchOptions{}); len(res.Hits) != 0 {
+		t.Errorf("other long URL found")
+	}
+	if res, _ := ix.Search("example.com", SearchOptions{}); len(res.Hits) != 1 {
+		t.Errorf("long URL host: %v", hitKeys(res.Hits))
+	}
+	p, err := ix.Query(Query{Label: label, Origin: e.Origin, Types: []string{e.Type}})
+	if err != nil || len(p.Entries) != 1 {
+		t.Errorf("long label: %d, %v", len(p.Entries), err)
+	}
+	if p, _ := ix.Query(Query{Label: label + "x"}); len(p.Entries) != 0 {
+		t.Errorf("other long label found")
+	}
+}

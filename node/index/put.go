@@ -17,10 +17,15 @@ import (
 // they are skipped and counted (kurier_index_values_invalid_total).
 var ErrInvalidEntry = errors.New("index: invalid entry")
 
+// maxIDLen bounds an object id (a key): STIX ids are about 50 bytes.
+const maxIDLen = 1024
+
 func checkEntry(e *Entry) error {
 	switch {
 	case e.ID == "":
 		return fmt.Errorf("%w: empty ID", ErrInvalidEntry)
+	case len(e.ID) > maxIDLen:
+		return fmt.Errorf("%w: ID longer than %d bytes", ErrInvalidEntry, maxIDLen)
 	case e.Type == "":
 		return fmt.Errorf("%w: %s: empty Type", ErrInvalidEntry, e.ID)
 	}

@@ -63,6 +63,7 @@ type Query struct {
 	Origin         string    // origin node fingerprint
 	TLPs           []string  // effective TLPs
 	Label          string    // one of the labels
+	SpecVersions   []string  // spec_version ("2.1")
 	AddedAfter     time.Time // Added strictly after
 	IncludeRevoked bool      // include objects whose current version is revoked
 	AllVersions    bool      // every version, not only the current one
@@ -145,13 +146,14 @@ func (ix *Index) Query(q Query) (Page, error) {
 
 type filter struct {
 	types, tlps    map[string]bool
+	specVersions   []string
 	origin, label  string
 	includeRevoked bool
 	addedAfter     time.Time
 }
 
 func newFilter(q Query) *filter {
-	f := &filter{origin: q.Origin, label: q.Label, includeRevoked: q.IncludeRevoked, addedAfter: q.AddedAfter}
+	f := &filter{origin: q.Origin, label: q.Label, includeRevoked: q.IncludeRevoked, addedAfter: q.AddedAfter, specVersions: q.SpecVersions}
 	if len(q.Types) > 0 {
 		f.types = make(map[string]bool)
 		for _, t := range q.Types {
@@ -173,6 +175,7 @@ func (f *filter) match(e *Entry) bool {
 		(f.tlps == nil || f.tlps[e.TLP]) &&
 		(f.origin == "" || f.origin == e.Origin) &&
 		(f.label == "" || slices.Contains(e.Labels, f.label)) &&
+		(f.specVersions == nil || slices.Contains(f.specVersions, e.SpecVersion)) &&
 		(f.addedAfter.IsZero() || e.Added.After(f.addedAfter))
 }
 

@@ -49,6 +49,8 @@ func TestQueryFilters(t *testing.T) {
 		{"ids all versions", Query{IDs: []string{"indicator--2", "indicator--1"}, AllVersions: true}, []string{"indicator--1@1", "indicator--2@1", "indicator--1@2", "indicator--2@0"}},
 		{"ids and type", Query{IDs: []string{"indicator--1", "malware--3"}, Types: []string{"malware"}}, []string{"malware--3@1"}},
 		{"ids revoked", Query{IDs: []string{"indicator--6"}}, nil},
+		{"spec version", Query{SpecVersions: []string{"2.1"}, Types: []string{"malware"}}, []string{"malware--3@1"}},
+		{"other spec version", Query{SpecVersions: []string{"2.0"}}, nil},
 		{"ids added after", Query{IDs: []string{"indicator--2"}, AllVersions: true, AddedAfter: t0.Add(time.Hour + 2*time.Millisecond)}, []string{"indicator--2@0"}},
 	}
 	for _, tt := range tests {

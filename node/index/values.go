@@ -1,10 +1,12 @@
 package index
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -90,7 +92,16 @@ func domainBody(rev string) []byte {
 	return append(out, 0)
 }
 
+// maxInlineValue is the longest URL, e-mail address or hash string kept in
+// a key as is; longer ones (exact match only) are keyed by their SHA-256
+// under the upper-case tag, so no value can exceed bbolt's key size limit.
+const maxInlineValue = 512
+
 func lenBody(tag byte, b []byte) []byte {
+	if len(b) > maxInlineValue {
+		h := sha256.Sum256(b)
+		return append([]byte{tag - 'a' + 'A'}, h[:]...)
+	}
 	out := make([]byte, 0, 1+binary.MaxVarintLen64+len(b))
 	out = append(out, tag)
 	out = binary.AppendUvarint(out, uint64(len(b)))
@@ -143,9 +154,6 @@ func normalize(v Value) (nval, error) {
 	case KindIPv4, KindIPv6:
 		return normIP(s)
 	case KindDomain:
-		if p, ok := parsePrefix(s); ok && p.IsSingleIP() {
-			return ipVal(p), nil // an address given as a domain name is indexed as the address
-		}
 		return normDomain(s)
 	case KindURL:
 		return normURL(s)
@@ -176,11 +184,19 @@ func parseAddr(s string) (netip.Addr, bool) {
 		s = s[1 : len(s)-1]
 	}
 	if strings.IndexByte(s, ':') >= 0 {
+		if i := strings.IndexByte(s, '%'); i >= 0 { // a zone: an interface name
+			for _, c := range []byte(s[i+1:]) {
+				if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+					return netip.Addr{}, false
+				}
+			}
+			s = s[:i]
+		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return netip.Addr{}, false
 		}
-		return a.WithZone(""), true
+		return a, true
 	}
 	var b [4]byte
 	parts := strings.Split(s, ".")
@@ -282,6 +298,9 @@ func normDomain(s string) (nval, error) {
 			}
 		}
 	}
+	if a, ok := parseAddr(d); ok && a.Is4() {
+		return ipVal(netip.PrefixFrom(a, 32)), nil // an address given as a domain name is the address
+	}
 	var rev strings.Builder
 	rev.Grow(len(d) + 1)
 	for i := len(labels) - 1; i >= 0; i-- {
@@ -343,8 +362,8 @@ func normURL(s string) (nval, error) {
 
 func normEmail(s string) (nval, error) {
 	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t/") {
-		return nval{}, invalid(KindEmail, s, "not an e-mail address")
+	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s[:at], " \t\r\n/:<>()[]\\,;\"") {
+		return nval{}, invalid(KindEmail, s, "not an e-mail address (quoted local parts are not supported)")
 	}
 	dom := s[at+1:]
 	var ds string
@@ -384,6 +403,25 @@ var hashAlgos = map[string]string{
 // hexAlgoByLen is the algorithm assumed for a bare hex digest of that length.
 var hexAlgoByLen = map[int]string{32: "MD5", 40: "SHA-1", 56: "SHA-224", 64: "SHA-256", 96: "SHA-384", 128: "SHA-512"}
 
+// isAlgoName: STIX dictionary keys are ASCII letters, digits, '-' and '_'.
+func isAlgoName(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 250
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func isHex(s string) bool {
 	for _, c := range []byte(s) {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
@@ -402,10 +440,10 @@ func normHash(s string, stored bool) (nval, error) {
 		name, ok := hashAlgos[strings.ToLower(algo)]
 		if !ok {
 			// A custom algorithm name: keep it, upper case.
-			name = strings.ToUpper(algo)
-			if name == "" || strings.ContainsAny(name, " \t") {
+			if !isAlgoName(algo) {
 				return nval{}, invalid(KindHash, s, "bad algorithm name")
 			}
+			name = strings.ToUpper(algo)
 		}
 		algo = name
 	} else {
@@ -448,7 +486,8 @@ func normHash(s string, stored bool) (nval, error) {
 // address or CIDR, a URL (has "://"), an e-mail address, a hash
 // ("ALGO:digest" or a bare hex digest of 32, 40, 56, 64, 96 or 128
 // characters; a bare digest matches any algorithm), else a domain name.
-// Common defanging is undone first ("hxxp://", "[.]", "(.)", "[at]", ...).
+// Common defanging is undone first ("hxxp://", "[.]", "(.)", "[at]", ...),
+// and a port is dropped from "host:port" ("203.0.113.7:443", "[2001:db8::1]:443").
 func ParseQuery(s string) (Value, error) {
 	n, err := parseQuery(s)
 	return n.Value, err
@@ -481,6 +520,19 @@ func parseQuery(s string) (nval, error) {
 		}
 	}
 	if _, ok := hexAlgoByLen[len(s)]; ok && isHex(s) {
+		return normHash(s, false)
+	}
+	// host:port, [v6]:port: search the host.
+	if host, port, err := net.SplitHostPort(s); err == nil && len(port) <= 5 && isDigits(port) && host != "" && !strings.ContainsAny(host, "/@") {
+		if p, ok := parsePrefix(host); ok && p.IsSingleIP() {
+			return ipVal(p), nil
+		}
+		if d, err := normDomain(host); err == nil {
+			return d, nil
+		}
+	}
+	// A custom algorithm: "X-ALGO:<at least 32 hex digits>".
+	if algo, dig, ok := strings.Cut(s, ":"); ok && isAlgoName(algo) && len(dig) >= 32 && isHex(dig) {
 		return normHash(s, false)
 	}
 	if strings.IndexByte(s, '@') >= 0 {
