@@ -213,6 +213,24 @@ func TestServeEmbeddedDefault(t *testing.T) {
 		t.Fatalf("key export: %v %s", err, pub)
 	}
 
+	// gpg accepts the exported key as it is printed.
+	if gpg, err := exec.LookPath("gpg"); err == nil {
+		home, err := os.MkdirTemp("/tmp", "gpg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(home)
+		imp := exec.Command(gpg, "--homedir", home, "--batch", "--status-fd", "1", "--import")
+		imp.Stdin = bytes.NewReader(pub)
+		out, err := imp.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("IMPORT_OK")) {
+			t.Fatalf("gpg --import of `kurier key export`: %v\n%s", err, out)
+		}
+		_ = exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+	} else if os.Getenv("KURIER_REQUIRE_TOOLS") == "1" {
+		t.Fatal("gpg is required but not installed")
+	}
+
 	// /metrics passes promtool, and shows the request we just made.
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
