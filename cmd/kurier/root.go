@@ -51,7 +51,7 @@ Talk to a running node:              KURIER_URL=... KURIER_TOKEN=... kurier stat
 		newInitCmd(g), newServeCmd(g), newKeyCmd(g), newTokenCmd(g),
 		newConfigCmd(g), newStatusCmd(g), newVersionCmd(g),
 		newIndicatorCmd(g), newSightingCmd(g), newImportCmd(g), newExportCmd(g), newReindexCmd(g),
-		newEvidenceCmd(g),
+		newEvidenceCmd(g), newPeerCmd(g), newSyncCmd(g),
 	)
 	return root
 }

@@ -58,7 +58,13 @@ directory and listens on 127.0.0.1:7470.`,
 				return err
 			}
 			defer n.Close()
-			if err := mountEvidence(n); err != nil {
+			fed, err := mountFederation(c.Context(), n)
+			if err != nil {
+				return err
+			}
+			defer fed.Stop()
+			// Evidence trusts the same pinned peer keys as federation.
+			if err := mountEvidenceWithPeers(n, fed.PeerKeys); err != nil {
 				return err
 			}
 			g.warnGeneratedPassphrase(n.PassphraseGenerated)

@@ -1,0 +1,32 @@
+package federation
+
+import (
+	"github.com/go-chi/chi/v5"
+
+	"github.com/kurier/kurier/federation/wire"
+	"github.com/kurier/kurier/node/auth"
+)
+
+// Mount adds federation's routes to the node's API: the public identity
+// document, the signed peer endpoints, and the operator API. Call it
+// before the node serves.
+func (f *Federation) Mount() {
+	a := f.opts.API
+	a.Public(func(r chi.Router) {
+		r.Get(wire.BasePath+wire.PathIdentity, f.serveIdentity)
+		r.Group(func(r chi.Router) {
+			r.Use(f.authenticate)
+			r.Get(wire.BasePath+wire.PathFeed, f.serveFeed)
+			r.Post(wire.BasePath+wire.PathNotify, f.serveNotify)
+		})
+	})
+	a.Authenticated(func(r chi.Router) {
+		r.Group(func(r chi.Router) {
+			r.Use(a.Require(auth.Operator))
+			r.Get("/api/v1/federation/peers", f.listStatus)
+			r.Post("/api/v1/federation/peers/{name}/sync", f.syncPeer)
+			r.Get("/api/v1/federation/peers/{name}/preview", f.previewPeer)
+		})
+		r.With(a.Require(auth.Analyst)).Post("/api/v1/federation/objects/{id}/retract", f.retract)
+	})
+}
