@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/kurier/kurier/node/durable"
 )
 
 // feedCursor is the position of a peer in this node's change feed. It is
@@ -109,38 +111,8 @@ func (c *cursorStore) save(s pullState) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.path(s.Peer), b); err != nil {
+	if err := durable.WriteFile(c.path(s.Peer), b, 0o600); err != nil {
 		return fmt.Errorf("federation: write cursor: %w", err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/kurier/kurier/node/audit"
 	"github.com/kurier/kurier/node/auth"
 	"github.com/kurier/kurier/node/config"
+	"github.com/kurier/kurier/node/durable"
 	"github.com/kurier/kurier/node/identity"
 	"github.com/kurier/kurier/node/index"
 	"github.com/kurier/kurier/node/indicator"
@@ -143,7 +144,7 @@ func InitIdentity(cfg config.Config, env config.Env) (id *identity.Identity, gen
 	if err != nil {
 		return nil, "", fmt.Errorf("node: public key: %w", err)
 	}
-	if err := writeFileAtomic(PublicKeyPath(cfg), pub, 0o644); err != nil {
+	if err := durable.WriteFile(PublicKeyPath(cfg), pub, 0o644); err != nil {
 		return nil, "", fmt.Errorf("node: save public key: %w", err)
 	}
 	return id, generatedPass, nil
@@ -317,38 +318,4 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("node: serve: %w", err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

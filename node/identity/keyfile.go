@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/kurier/kurier/node/durable"
 )
 
 // ErrBadPassphrase means the key file could not be decrypted with the given
@@ -56,7 +56,7 @@ func (id *Identity) Save(path string, passphrase []byte) error {
 		return fmt.Errorf("identity: save %s: armor: %w", path, err)
 	}
 	out.WriteByte('\n')
-	if err := writeFileAtomic(path, out.Bytes(), 0o600); err != nil {
+	if err := durable.WriteFile(path, out.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("identity: save: %w", err)
 	}
 	return nil
@@ -121,45 +121,6 @@ func checkPrivateFile(path string) error {
 		return fmt.Errorf("%s has mode %04o, accessible by group or others; fix with: chmod 600 %s", path, perm, path)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data so that readers see either the old
-// or the new content, never a partial file, even across a crash.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// The rename is durable only once the directory entry is on disk.
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // limitedReader is io.LimitedReader that fails instead of silently

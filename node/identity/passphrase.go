@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/kurier/kurier/node/durable"
 )
 
 // Environment variables that carry the key passphrase. There is deliberately
@@ -69,7 +71,7 @@ func ResolvePassphrase(env func(string) string, dataDir string, allowGenerate bo
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("identity: generate passphrase: %w", err)
 	}
-	if err := writeFileAtomic(path, append(bytes.Clone(pass), '\n'), 0o600); err != nil {
+	if err := durable.WriteFile(path, append(bytes.Clone(pass), '\n'), 0o600); err != nil {
 		return nil, "", fmt.Errorf("identity: generate passphrase: %w", err)
 	}
 	return pass, path, nil
