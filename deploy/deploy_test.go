@@ -3,8 +3,13 @@
 package deploy
 
 import (
+	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +35,48 @@ func TestPrometheusFiles(t *testing.T) {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestGrafanaDashboard checks the dashboard is valid JSON whose every
+// query names a metric the node or its parts export.
+func TestGrafanaDashboard(t *testing.T) {
+	data, err := os.ReadFile("grafana/kurier.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Title  string
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		t.Fatalf("dashboard is not JSON: %v", err)
+	}
+	if d.Title == "" || len(d.Panels) < 10 {
+		t.Fatalf("dashboard incomplete: %q, %d panels", d.Title, len(d.Panels))
+	}
+	// Every kurier_* metric a panel uses must be defined in the code.
+	var src strings.Builder
+	_ = filepath.WalkDir("..", func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			b, _ := os.ReadFile(path)
+			src.Write(b)
+		}
+		return nil
+	})
+	re := regexp.MustCompile(`kurier_[a-z_]+`)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range re.FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(m, "_bucket")
+				if !strings.Contains(src.String(), `"`+base+`"`) {
+					t.Errorf("panel %q uses %s, which no code defines", p.Title, m)
+				}
+			}
 		}
 	}
 }
