@@ -35,6 +35,7 @@ import (
 //	GET  /api/v1/evidence/{pkg}/verify           re-verify everything
 //	GET  /api/v1/evidence/{pkg}/export           BagIt bag as a tar stream
 //	POST /api/v1/evidence/receipts               file a signed receipt
+//	POST /api/v1/evidence/{pkg}/send             {"peer"}: transfer to a peer, file its receipt
 func (s *Service) Mount(srv *api.Server) {
 	h := &handlers{s: s, p: srv.Problems()}
 	const base = "/api/v1/evidence"
@@ -60,6 +61,7 @@ func (s *Service) Mount(srv *api.Server) {
 		r.Put(base+"/{pkg}/items/{name}", h.upload)
 		r.Get(base+"/{pkg}/verify", h.verify)
 		r.Get(base+"/{pkg}/export", h.export)
+		r.Post(base+"/{pkg}/send", h.send)
 	})
 }
 
@@ -81,6 +83,7 @@ func long(r *http.Request) context.Context { return context.WithoutCancel(r.Cont
 func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *RefusedError
 	var mb *http.MaxBytesError
+	var te *TransportError
 	switch {
 	case errors.As(err, &re):
 		status, typ := http.StatusUnprocessableEntity, problem.Validation
@@ -92,6 +95,12 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.p.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, err.Error()))
 	case errors.Is(err, ErrDisposed):
 		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, err.Error()))
+	case errors.Is(err, ErrUnknownPeer):
+		h.p.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, err.Error()))
+	case errors.Is(err, ErrNoTransport):
+		h.p.Write(w, r, problem.New(problem.Unavailable, http.StatusServiceUnavailable, err.Error()))
+	case errors.As(err, &te):
+		h.p.Write(w, r, problem.New(problem.Unavailable, http.StatusBadGateway, te.Error()))
 	case errors.As(err, &mb):
 		h.p.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("the item is larger than the node's body limit of %d bytes (http.max_body_bytes)", mb.Limit)))
@@ -354,4 +363,26 @@ func (h *handlers) fileReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rb)
+}
+
+func (h *handlers) send(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Peer string `json:"peer"`
+	}
+	if p := api.DecodeJSON(r, &req); p != nil {
+		h.p.Write(w, r, p)
+		return
+	}
+	if req.Peer == "" {
+		h.p.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "peer is required").With("parameter", "peer"))
+		return
+	}
+	// The transfer runs to its end (receipt filed) even if the client
+	// goes away.
+	res, err := h.s.Send(long(r), actorOf(r), chi.URLParam(r, "pkg"), req.Peer)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }

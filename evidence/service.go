@@ -106,6 +106,8 @@ type Options struct {
 	// Retention is how long stored evidence is kept at least (governance
 	// mode) when the manifest asks for nothing longer. Default 365 days.
 	Retention time.Duration
+	// Transport delivers packages to peers (Send); nil: Send is unavailable.
+	Transport PeerTransport
 	// Registerer receives the evidence metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -127,6 +129,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	m         *metrics
+	transport PeerTransport
 
 	mu   sync.RWMutex
 	pkgs map[string]*pkgState
@@ -182,7 +185,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{
 		bucket: opts.Bucket, sealer: opts.Sealer, self: opts.Sealer.Self(), selfFpr: opts.Sealer.Self().Fingerprint(),
 		keys: opts.Keys, peers: opts.Peers, nodeName: opts.NodeName, country: opts.Country, retention: opts.Retention,
-		log: opts.Logger, now: opts.Now, pkgs: map[string]*pkgState{},
+		log: opts.Logger, now: opts.Now, pkgs: map[string]*pkgState{}, transport: opts.Transport,
 	}
 	if err := s.reload(ctx); err != nil {
 		return nil, err

@@ -163,8 +163,16 @@ func (s *Service) WriteTransfer(ctx context.Context, who Actor, id, to string, w
 // quarantined — its ciphertext stays, unlocked and unreferenced, under
 // transfers/<id>/ with quarantine/<id>.json saying why.
 func (s *Service) Receive(ctx context.Context, r io.Reader) (SignedReceipt, error) {
+	return s.ReceiveFrom(ctx, "", r)
+}
+
+// ReceiveFrom is Receive for a stream delivered by the authenticated node
+// whose fingerprint is from (the federation channel): the package's sender
+// must be that node, or the transfer is refused before anything is stored.
+// An empty from skips the check.
+func (s *Service) ReceiveFrom(ctx context.Context, from string, r io.Reader) (SignedReceipt, error) {
 	rb := ReceiptBody{Format: 1, Receiver: s.selfFpr, ReceiverName: s.nodeName, Result: ResultRejected}
-	in, err := s.receive(ctx, r, &rb)
+	in, err := s.receive(ctx, from, r, &rb)
 	if err != nil {
 		rb.Result = ResultRejected
 		var re *RefusedError
@@ -210,7 +218,7 @@ type incoming struct {
 	quarantined bool
 }
 
-func (s *Service) receive(ctx context.Context, r io.Reader, rb *ReceiptBody) (in incoming, err error) {
+func (s *Service) receive(ctx context.Context, from string, r io.Reader, rb *ReceiptBody) (in incoming, err error) {
 	tr := tar.NewReader(r)
 	next := func(want string, limit int64) ([]byte, error) {
 		h, err := tr.Next()
@@ -245,6 +253,9 @@ func (s *Service) receive(ctx context.Context, r io.Reader, rb *ReceiptBody) (in
 		return in, bad
 	}
 	rb.Package, rb.Sender = m.ID, m.Sender.Node
+	if from != "" && !strings.EqualFold(from, m.Sender.Node) {
+		return in, refuse(RuleSignerRole, "sender", "package %s was sent by %s, not by its sender %s", m.ID, from, m.Sender.Node)
+	}
 	var v []Violation
 	if vs := Validate(m); len(vs) > 0 {
 		v = append(v, vs...)

@@ -438,3 +438,24 @@ func TestWithdrawalAuthorisesRelease(t *testing.T) {
 	}
 	_ = store.ErrLocked
 }
+
+// TestReceiveFromOtherNode: over the federation channel the node that
+// delivers a package must be its sender; a peer relaying another node's
+// package is refused and nothing is stored.
+func TestReceiveFromOtherNode(t *testing.T) {
+	a, b, c := identities(t)
+	ctx := context.Background()
+	nodeA := newNode(t, a, "kurier-de", "DE", fsBucket(t), b)
+	nodeB := newNode(t, b, "kurier-fr", "FR", fsBucket(t), a, c)
+	req := preservationRequest(a, b)
+	create(t, nodeA, req, map[string]io.Reader{"request.pdf": strings.NewReader("%PDF")})
+	stream := transferStream(t, nodeA, req.ID, b.Fingerprint())
+	_, err := nodeB.svc.ReceiveFrom(ctx, c.Fingerprint(), bytes.NewReader(stream))
+	refusedWith(t, err, RuleSignerRole)
+	if len(nodeB.svc.List(Filter{})) != 0 {
+		t.Fatal("relayed package stored")
+	}
+	if _, err := nodeB.svc.ReceiveFrom(ctx, strings.ToLower(a.Fingerprint()), bytes.NewReader(stream)); err != nil {
+		t.Fatal(err)
+	}
+}

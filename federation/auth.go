@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -22,26 +23,35 @@ import (
 func (f *Federation) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ps, reason, err := f.verifyRequest(w, r)
-		if reason != "" {
-			f.m.refusals.WithLabelValues(reason).Inc()
-			f.log.Warn("federation request refused", "reason", reason, "node", r.Header.Get(wire.HeaderNode),
-				"path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
-			detail := "request not accepted: unknown node or bad signature"
-			switch reason {
-			case RefusedClockSkew:
-				detail = "request date outside the accepted clock skew; check the node's clock (NTP)"
-			case RefusedReplay:
-				detail = "request nonce already used"
-			}
-			f.opts.API.Problems().Write(w, r, problem.New(problem.Unauthorized, http.StatusUnauthorized, detail))
-			return
-		}
-		if err != nil {
-			f.opts.API.Problems().Write(w, r, api400(err))
+		if f.refused(w, r, reason, err) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), peerKey{}, ps)))
 	})
+}
+
+// refused answers a request verifyRequest did not accept (reason or err
+// set) and reports whether it did.
+func (f *Federation) refused(w http.ResponseWriter, r *http.Request, reason string, err error) bool {
+	if reason != "" {
+		f.m.refusals.WithLabelValues(reason).Inc()
+		f.log.Warn("federation request refused", "reason", reason, "node", r.Header.Get(wire.HeaderNode),
+			"path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		detail := "request not accepted: unknown node or bad signature"
+		switch reason {
+		case RefusedClockSkew:
+			detail = "request date outside the accepted clock skew; check the node's clock (NTP)"
+		case RefusedReplay:
+			detail = "request nonce already used"
+		}
+		f.opts.API.Problems().Write(w, r, problem.New(problem.Unauthorized, http.StatusUnauthorized, detail))
+		return true
+	}
+	if err != nil {
+		f.opts.API.Problems().Write(w, r, api400(err))
+		return true
+	}
+	return false
 }
 
 type peerKey struct{}
@@ -62,6 +72,26 @@ func api400(err error) *problem.Problem {
 // verifyRequest returns the peer, or a refusal reason (with the internal
 // error for the log), or a plain error for a malformed request.
 func (f *Federation) verifyRequest(w http.ResponseWriter, r *http.Request) (*peerState, string, error) {
+	return f.verifyRequestBody(r, func() ([sha256.Size]byte, error) {
+		var body []byte
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxNoticeBody)
+			var err error
+			body, err = io.ReadAll(r.Body)
+			if err != nil {
+				return [sha256.Size]byte{}, err
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return sha256.Sum256(body), nil
+	})
+}
+
+// verifyRequestBody is verifyRequest with the body consumed by readBody,
+// which returns its SHA-256 (a large body is spooled to disk). readBody is
+// called only once the cheap checks passed (headers, date, known peer,
+// fresh nonce), so an unknown node cannot make this node read its body.
+func (f *Federation) verifyRequestBody(r *http.Request, readBody func() ([sha256.Size]byte, error)) (*peerState, string, error) {
 	node := r.Header.Get(wire.HeaderNode)
 	date := r.Header.Get(wire.HeaderDate)
 	nonce := r.Header.Get(wire.HeaderNonce)
@@ -96,20 +126,15 @@ func (f *Federation) verifyRequest(w http.ResponseWriter, r *http.Request) (*pee
 	if err != nil || len(sig) > 4096 {
 		return nil, RefusedBadSignature, errors.New("signature header is not base64 of a signature")
 	}
-	var body []byte
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxNoticeBody)
-		body, err = io.ReadAll(r.Body)
-		if err != nil {
-			return nil, "", err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
 	target, err := wire.Target(r.URL.EscapedPath(), r.URL.RawQuery)
 	if err != nil {
 		return nil, "", err
 	}
-	msg := wire.SigningString(r.Method, target, f.fpr, date, nonce, body)
+	sum, err := readBody()
+	if err != nil {
+		return nil, "", err
+	}
+	msg := wire.SigningStringHashed(r.Method, target, f.fpr, date, nonce, sum)
 	signer, err := set.verifier.VerifyDetached(bytes.NewReader(msg), bytes.NewReader(sig))
 	if err != nil {
 		return nil, RefusedBadSignature, err

@@ -104,6 +104,9 @@ type Options struct {
 	MaxBackoff time.Duration
 	// MaxConcurrentFeeds bounds feed requests served at once (default 4).
 	MaxConcurrentFeeds int
+	// MaxEvidenceBytes caps an incoming evidence transfer, spooled to
+	// DataDir/tmp before it is verified (default 64 GiB).
+	MaxEvidenceBytes int64
 	// Transport overrides the HTTP transport of outgoing requests (tests).
 	Transport http.RoundTripper
 	// Now is the clock (tests).
@@ -156,6 +159,10 @@ type Federation struct {
 	feedsActive int
 	feedsByPeer map[string]int
 
+	evMu   sync.RWMutex // evidence transfers (evidence.go)
+	evRecv EvidenceReceiver
+	evHTTP *http.Client
+
 	mu      sync.Mutex
 	pullers map[string]*puller
 	runCtx  context.Context
@@ -198,6 +205,9 @@ func New(opts Options) (*Federation, error) {
 		opts.BatchLimit = defaultBatchLimit
 	}
 	opts.BatchLimit = min(opts.BatchLimit, MaxBatchLimit)
+	if opts.MaxEvidenceBytes <= 0 {
+		opts.MaxEvidenceBytes = defaultMaxEvidence
+	}
 	if opts.MaxConcurrentFeeds <= 0 {
 		opts.MaxConcurrentFeeds = defaultFeeds
 	}
@@ -215,6 +225,7 @@ func New(opts Options) (*Federation, error) {
 		cursors: &cursorStore{dir: filepath.Join(opts.DataDir, "federation", "cursors")},
 	}
 	f.http = newHTTPClient(opts.Transport)
+	f.evHTTP = newEvidenceClient(opts.Transport)
 	f.tombs = newTombstones(f)
 	f.keys = &originKeys{bucket: opts.Objects, cache: map[string]*openpgp.Entity{}}
 	f.notify = newNotifier(f)

@@ -20,6 +20,11 @@ func (f *Federation) Mount() {
 			r.Post(wire.BasePath+wire.PathNotify, f.serveNotify)
 		})
 	})
+	// Evidence transfers are signed like the feed but stream large bodies:
+	// capped at MaxEvidenceBytes, no request deadline (evidence.go).
+	a.PublicStreaming(f.opts.MaxEvidenceBytes, func(r chi.Router) {
+		r.Post(wire.BasePath+wire.PathEvidence, f.serveEvidence)
+	})
 	a.Authenticated(func(r chi.Router) {
 		r.Group(func(r chi.Router) {
 			r.Use(a.Require(auth.Operator))

@@ -35,12 +35,13 @@ and a signed, hash-chained custody log.
   kurier evidence list --overdue
   kurier evidence verify PKG
   kurier evidence export PKG --out ./bag
+  kurier evidence send PKG --to PEER
 
 Every read is recorded in the package's custody log.`,
 	}
 	cmd.AddCommand(newEvidenceCreateCmd(g), newEvidenceAddItemCmd(g), newEvidenceSealCmd(g), newEvidenceListCmd(g),
 		newEvidenceShowCmd(g), newEvidenceCustodyCmd(g), newEvidenceVerifyCmd(g), newEvidenceExportCmd(g),
-		newEvidenceStateCmd(g), newEvidenceAuthoriseCmd(g), newEvidenceHoldCmd(g), newEvidenceDisposeCmd(g))
+		newEvidenceStateCmd(g), newEvidenceAuthoriseCmd(g), newEvidenceHoldCmd(g), newEvidenceDisposeCmd(g), newEvidenceSendCmd(g))
 	return cmd
 }
 
@@ -568,5 +569,57 @@ func newEvidenceDisposeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&why, "why", "", "the retention decision (recorded in the custody log)")
+	return cmd
+}
+
+func newEvidenceSendCmd(g *globals) *cobra.Command {
+	var to string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "send PKG --to PEER",
+		Short: "Transfer a sealed package to a peer node over federation and file its signed receipt",
+		Long: `send asks the node to transfer a sealed package to a peer (a name from
+` + "`kurier peer list`" + `, or its fingerprint) over the signed federation channel. The
+peer verifies the manifest signature, that it is a recipient, every item's
+hashes and the custody chain, stores the package under its own locks and
+answers with a signed receipt, which the node files as a custody event
+(delivered, or delivery-failed with the peer's reason). Exit status 1 when the
+peer rejected the package. On a network failure nothing is filed and the send
+can simply be repeated (the whole transfer is sent again).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]string{"peer": to})
+			var res evidence.SendResult
+			if err := cl.streaming().doJSON(http.MethodPost, pkgPath(args[0], "send"), bytes.NewReader(body), "application/json", &res); err != nil {
+				return refusal(err)
+			}
+			if asJSON {
+				if err := printJSON(g, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(g.stdout, "%s: %s\n", res.Result, res.Message)
+				rb := res.Receipt
+				fmt.Fprintf(g.stdout, "receipt:  signed by %s at %s\n", rb.Receiver, rb.Time.Format(time.RFC3339))
+				if rb.ManifestSHA256 != "" {
+					fmt.Fprintf(g.stdout, "manifest: sha256 %s\n", rb.ManifestSHA256)
+				}
+				for _, v := range rb.Violations {
+					fmt.Fprintf(g.stdout, "  - %s [%s]\n", v.String(), v.Rule)
+				}
+			}
+			if res.Result != evidence.ResultAccepted {
+				return fmt.Errorf("package %s rejected by %s", args[0], to)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "peer name (or fingerprint)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }

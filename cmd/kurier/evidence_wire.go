@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
 	"github.com/kurier/kurier/evidence"
+	"github.com/kurier/kurier/federation"
 	"github.com/kurier/kurier/node"
 	"github.com/kurier/kurier/node/identity"
 	"github.com/kurier/kurier/node/seal"
@@ -31,18 +35,63 @@ func mountEvidence(n *node.Node) error {
 // mountEvidenceWithPeers is mountEvidence with the peer keys from peers,
 // asked at each act.
 func mountEvidenceWithPeers(n *node.Node, peers func() openpgp.EntityList) error {
+	_, err := newEvidence(n, peers, nil)
+	return err
+}
+
+// mountEvidenceFederated mounts evidence on the federation channel: it
+// trusts federation's pinned peer keys, sends packages to peers over it
+// (POST /api/v1/evidence/{pkg}/send) and receives theirs
+// (POST /federation/v1/evidence).
+func mountEvidenceFederated(n *node.Node, fed *federation.Federation) (*evidence.Service, error) {
+	svc, err := newEvidence(n, fed.PeerKeys, evidenceTransport{fed})
+	if err != nil {
+		return nil, err
+	}
+	fed.SetEvidenceReceiver(evidenceReceiver{svc})
+	return svc, nil
+}
+
+func newEvidence(n *node.Node, peers func() openpgp.EntityList, tr evidence.PeerTransport) (*evidence.Service, error) {
 	svc, err := evidence.New(context.Background(), evidence.Options{
-		Bucket:   n.Evidence,
-		Sealer:   seal.New(n.Identity, nil),
-		Peers:    peers,
-		NodeName: n.Config.Node.Name, Country: n.Config.Node.Country,
+		Bucket:    n.Evidence,
+		Sealer:    seal.New(n.Identity, nil),
+		Peers:     peers,
+		Transport: tr,
+		NodeName:  n.Config.Node.Name, Country: n.Config.Node.Country,
 		Registerer: n.Registry, Logger: n.Log.With("component", "evidence"),
 	})
 	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
+		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	svc.Mount(n.API)
-	return nil
+	return svc, nil
+}
+
+// evidenceTransport sends transfer streams over federation.
+type evidenceTransport struct{ fed *federation.Federation }
+
+func (t evidenceTransport) SendEvidence(ctx context.Context, peer string, write func(to string, w io.Writer) error) ([]byte, error) {
+	b, err := t.fed.SendEvidence(ctx, peer, write)
+	if errors.Is(err, federation.ErrUnknownPeer) {
+		return nil, fmt.Errorf("%w: %v", evidence.ErrUnknownPeer, err)
+	}
+	return b, err
+}
+
+// evidenceReceiver answers a peer's transfer with the signed receipt.
+type evidenceReceiver struct{ svc *evidence.Service }
+
+func (r evidenceReceiver) ReceiveEvidence(ctx context.Context, from string, in io.Reader) ([]byte, error) {
+	sr, err := r.svc.ReceiveFrom(ctx, from, in)
+	if len(sr.Receipt) == 0 {
+		return nil, err
+	}
+	b, merr := json.Marshal(sr)
+	if merr != nil {
+		return nil, merr
+	}
+	return b, err
 }
 
 func readPeerKeys(dir string) (openpgp.EntityList, error) {

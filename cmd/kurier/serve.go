@@ -63,8 +63,9 @@ directory and listens on 127.0.0.1:7470.`,
 				return err
 			}
 			defer fed.Stop()
-			// Evidence trusts the same pinned peer keys as federation.
-			if err := mountEvidenceWithPeers(n, fed.PeerKeys); err != nil {
+			// Evidence trusts the same pinned peer keys as federation and
+			// travels over its signed channel.
+			if _, err := mountEvidenceFederated(n, fed); err != nil {
 				return err
 			}
 			g.warnGeneratedPassphrase(n.PassphraseGenerated)

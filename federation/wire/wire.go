@@ -31,7 +31,14 @@ const (
 	PathIdentity = "/identity"
 	PathFeed     = "/feed"
 	PathNotify   = "/notify"
+	// PathEvidence receives an evidence transfer stream (POST, body
+	// EvidenceMediaType); the answer is the receiver's signed receipt.
+	PathEvidence = "/evidence"
 )
+
+// EvidenceMediaType is the media type of an evidence transfer stream (a
+// tar stream, see package evidence).
+const EvidenceMediaType = "application/vnd.kurier.evidence-transfer+tar"
 
 // Request authentication headers.
 const (
@@ -57,7 +64,12 @@ const BatchMediaType = "application/vnd.kurier.batch+pgp"
 // replayed against another node), the date, the nonce and the SHA-256 of
 // the body.
 func SigningString(method, target, to, date, nonce string, body []byte) []byte {
-	sum := sha256.Sum256(body)
+	return SigningStringHashed(method, target, to, date, nonce, sha256.Sum256(body))
+}
+
+// SigningStringHashed is SigningString for a body known by its SHA-256
+// (a large body spooled to disk while hashing).
+func SigningStringHashed(method, target, to, date, nonce string, sum [sha256.Size]byte) []byte {
 	var b bytes.Buffer
 	for _, s := range []string{Protocol, method, target, to, date, nonce, hex.EncodeToString(sum[:])} {
 		b.WriteString(s)
@@ -92,6 +104,12 @@ func NewNonce() string {
 // whose fingerprint is to. body is the exact request body (nil for none).
 // It returns the nonce, which a batch answering the request repeats.
 func Sign(req *http.Request, s *seal.Sealer, to string, body []byte, now time.Time) (string, error) {
+	return SignHashed(req, s, to, sha256.Sum256(body), now)
+}
+
+// SignHashed is Sign for a body known by its SHA-256: a sender streams a
+// large body it has spooled (and hashed) beforehand.
+func SignHashed(req *http.Request, s *seal.Sealer, to string, sum [sha256.Size]byte, now time.Time) (string, error) {
 	target, err := Target(req.URL.EscapedPath(), req.URL.RawQuery)
 	if err != nil {
 		return "", err
@@ -99,7 +117,7 @@ func Sign(req *http.Request, s *seal.Sealer, to string, body []byte, now time.Ti
 	date := now.UTC().Format(time.RFC3339)
 	nonce := NewNonce()
 	var sig bytes.Buffer
-	if err := s.SignDetached(&sig, bytes.NewReader(SigningString(req.Method, target, to, date, nonce, body))); err != nil {
+	if err := s.SignDetached(&sig, bytes.NewReader(SigningStringHashed(req.Method, target, to, date, nonce, sum))); err != nil {
 		return "", err
 	}
 	req.Header.Set(HeaderNode, s.Self().Fingerprint())

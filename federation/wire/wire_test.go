@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"net/http"
 	"testing"
 	"time"
@@ -134,4 +135,13 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSigningStringHashed(t *testing.T) {
+	body := []byte(`{"head":"2026-01-01T00:00:00Z"}`)
+	a := SigningString("POST", "/evidence", "FPR", "2026-01-01T00:00:00Z", "0123456789abcdef", body)
+	b := SigningStringHashed("POST", "/evidence", "FPR", "2026-01-01T00:00:00Z", "0123456789abcdef", sha256.Sum256(body))
+	if !bytes.Equal(a, b) {
+		t.Fatalf("%q != %q", a, b)
+	}
 }

@@ -124,6 +124,18 @@ func (s *Server) Public(fn func(r chi.Router)) {
 	})
 }
 
+// PublicStreaming mounts routes that need no bearer token and move large
+// bodies (signed federation evidence transfers, which authenticate
+// themselves): the body limit is maxBody (0: none) and there is no request
+// deadline; the server's idle and header timeouts still bound a stalled
+// client.
+func (s *Server) PublicStreaming(maxBody int64, fn func(r chi.Router)) {
+	s.router.Group(func(r chi.Router) {
+		r.Use(s.limitBody(maxBody))
+		fn(r)
+	})
+}
+
 // Authenticated mounts routes behind bearer authentication, the request
 // timeout and the audit trail. Use Require inside for role checks.
 func (s *Server) Authenticated(fn func(r chi.Router)) {

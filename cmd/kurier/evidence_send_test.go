@@ -1,0 +1,350 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kurier/kurier/evidence"
+	"github.com/kurier/kurier/federation"
+	"github.com/kurier/kurier/federation/peers"
+	"github.com/kurier/kurier/federation/policy"
+	"github.com/kurier/kurier/federation/wire"
+	"github.com/kurier/kurier/node"
+	"github.com/kurier/kurier/node/auth"
+	"github.com/kurier/kurier/node/config"
+	"github.com/kurier/kurier/node/identity"
+	"github.com/kurier/kurier/node/seal"
+	"github.com/kurier/kurier/node/store/miniotest"
+)
+
+// evidencePeer is a node in this process wired as `kurier serve` wires
+// it: federation, and evidence over the federation channel.
+type evidencePeer struct {
+	n       *node.Node
+	fed     *federation.Federation
+	svc     *evidence.Service
+	url     string
+	liaison string
+}
+
+func startEvidencePeer(t *testing.T, name, country string, s3 *miniotest.Server) *evidencePeer {
+	t.Helper()
+	env := fedEnv(t)
+	cfg := config.Default(func(k string) string { return env[k] })
+	cfg.Node.Name, cfg.Node.Country = name, country
+	cfg.DataDir = t.TempDir()
+	cfg.HTTP.MaxBodyBytes = 1 << 20 // transfers (MiBs below) stream past the node's body limit
+	if s3 != nil {
+		cfg.Store.Driver = "s3"
+		cfg.Store.S3.Endpoint, cfg.Store.S3.AccessKey, cfg.Store.S3.SecretKey = s3.Endpoint, s3.AccessKey, s3.SecretKey
+	}
+	n, err := node.Open(context.Background(), cfg, node.Options{Env: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	fed, err := mountFederation(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := mountEvidenceFederated(n, fed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, ln) }()
+	t.Cleanup(func() { fed.Stop(); cancel(); <-done; _ = n.Close() })
+	tok, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &evidencePeer{n: n, fed: fed, svc: svc, url: "http://" + ln.Addr().String(), liaison: tok}
+}
+
+// pin adds other as a peer of p, and loads it at once.
+func (p *evidencePeer) pin(t *testing.T, name string, other *evidencePeer) {
+	t.Helper()
+	pub, _ := other.n.Identity.ArmoredPublicKey()
+	doc, err := peers.New(name, other.url, pub, other.n.Identity.Fingerprint(), policy.Default(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := peers.NewStore(p.n.Objects).Add(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.fed.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *evidencePeer) state(t *testing.T, id string) evidence.State {
+	t.Helper()
+	for _, pkg := range p.svc.List(evidence.Filter{}) {
+		if pkg.ID == id {
+			return pkg.State
+		}
+	}
+	return ""
+}
+
+func (p *evidencePeer) evidenceKeys(t *testing.T) []string {
+	t.Helper()
+	var keys []string
+	for info, err := range p.n.Evidence.List(context.Background(), "", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys
+}
+
+func (p *evidencePeer) lastEvent(t *testing.T, id string) evidence.Event {
+	t.Helper()
+	events, err := p.svc.Custody(context.Background(), officer, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Custody records the read itself last.
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].Event.Kind != evidence.EvAccessed {
+			return events[i].Event
+		}
+	}
+	t.Fatal("no events")
+	return evidence.Event{}
+}
+
+var officer = evidence.Actor{Person: "liaison.weber", Role: "liaison"}
+
+// sealedRequest creates and seals a preservation request from a to b with
+// one item of size bytes.
+func sealedRequest(t *testing.T, a, b *evidencePeer, size int) string {
+	t.Helper()
+	now := time.Now().UTC()
+	m := evidence.Manifest{
+		Format: evidence.FormatVersion, Type: evidence.PreservationRequest, Created: evidence.T(now),
+		Sender:     evidence.Party{Node: a.n.Identity.Fingerprint(), Country: "DE", Authority: "BKA 24/7 contact point", Officer: "KHK Weber", Role: evidence.Role247Contact},
+		Recipients: []evidence.Party{{Node: b.n.Identity.Fingerprint(), Country: "FR", Authority: "OFAC 24/7", Role: evidence.Role247Contact}},
+		LegalBasis: evidence.LegalBasis{Instrument: "ETS-185", Article: "29", Paragraph: "1", AuthorisationRef: "StA Köln 123 Js 456/26",
+			Art29: &evidence.Art29{
+				Authority: "Staatsanwaltschaft Köln", Offence: "computer fraud (§ 263a StGB)", Facts: "phishing campaign against bank customers",
+				Data: "subscriber and traffic data of account x@example.fr", Relationship: "account used to send the phishing mails",
+				CustodianOrLocation: "Example Mail SAS, Paris", Necessity: "provider deletes logs after 30 days", MLAToFollow: true,
+			}},
+		DataCategories: []evidence.DataCategory{evidence.Subscriber, evidence.Traffic},
+		Targets:        []evidence.Target{{Type: "email-addr", Value: "x@example.fr", From: evidence.TP(now.Add(-30 * 24 * time.Hour)), To: evidence.TP(now)}},
+		Handling:       evidence.Handling{TLP: "amber", Confidential: true, UseLimitation: "criminal proceedings 123 Js 456/26", OnwardTransfer: "with-authorisation"},
+		Deadlines:      evidence.Deadlines{RespondBy: evidence.TP(now.Add(72 * time.Hour)), PreserveUntil: evidence.TP(now.Add(90 * 24 * time.Hour))},
+	}
+	raw, _ := json.Marshal(m)
+	ctx := context.Background()
+	pkg, err := a.svc.Create(ctx, officer, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, size)
+	rand.Read(data)
+	if _, err := a.svc.AddItem(ctx, officer, pkg.ID, evidence.ItemInput{Name: "request.pdf"}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.svc.Seal(ctx, officer, pkg.ID); err != nil {
+		t.Fatal(err)
+	}
+	return pkg.ID
+}
+
+// postTransfer posts body to p's evidence endpoint signed by signer (as
+// a peer would), optionally changing the body after signing.
+func postTransfer(t *testing.T, p *evidencePeer, signer *identity.Identity, body []byte, change func([]byte) []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.url+wire.BasePath+wire.PathEvidence, nil)
+	if _, err := wire.Sign(req, seal.New(signer, nil), p.n.Identity.Fingerprint(), body, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		body = change(bytes.Clone(body))
+	}
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// flipItemByte flips one byte in the middle of the first item of a
+// transfer stream (re-encoding the tar stream).
+func flipItemByte(t *testing.T, stream []byte) []byte {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(stream))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		if strings.HasPrefix(h.Name, "items/") {
+			data[len(data)/2] ^= 0x01
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	tw.Close()
+	return out.Bytes()
+}
+
+func tmpFiles(t *testing.T, n *node.Node) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(n.Config.DataDir, "tmp", "*"))
+	return m
+}
+
+// TestEvidenceSend: two nodes on loopback (A on the embedded store, B on
+// MinIO when available) pinned to each other; `kurier evidence send`
+// moves a preservation request A→B over the federation channel with the
+// receipt filed on A and both custody chains verifying; a resend is
+// reported as a duplicate; a tampered transfer is quarantined on B with a
+// rejected receipt telling A why; an unpinned node and a body changed
+// after signing are refused with 401 and nothing stored.
+func TestEvidenceSend(t *testing.T) {
+	var s3 *miniotest.Server
+	if _, err := miniotest.Binary(); err == nil {
+		s3 = miniotest.Start(t)
+	}
+	a := startEvidencePeer(t, "kurier-de", "DE", nil)
+	b := startEvidencePeer(t, "kurier-fr", "FR", s3)
+	t.Logf("A on %s, B on %s", a.n.Store.Driver(), b.n.Store.Driver())
+	a.pin(t, "fr", b)
+	b.pin(t, "de", a)
+	ctx := context.Background()
+
+	// 1. A preservation request with a 3 MiB item, sent with the CLI.
+	id := sealedRequest(t, a, b, 3<<20)
+	out, err := evidenceCLI(t, a.url, a.liaison, "send", id, "--to", "fr")
+	if err != nil || !strings.Contains(out, "accepted: kurier-fr received and verified package "+id) {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	if st := a.state(t, id); st != evidence.Acknowledged {
+		t.Fatalf("A's request is %q after the receipt", st)
+	}
+	if st := b.state(t, id); st != evidence.Verified {
+		t.Fatalf("B's copy is %q", st)
+	}
+	if ev := a.lastEvent(t, id); ev.Kind != evidence.EvDelivered || ev.Attrs["receiver"] != b.n.Identity.Fingerprint() {
+		t.Fatalf("receipt not filed on A: %+v", ev)
+	}
+	for _, p := range []*evidencePeer{a, b} {
+		rep, err := p.svc.Verify(ctx, officer, id)
+		if err != nil || !rep.OK {
+			t.Fatalf("verify on %s: %v %+v", p.n.Config.Node.Name, err, rep)
+		}
+	}
+
+	// 2. Sending it again (as after a lost answer) is reported clearly.
+	out, err = evidenceCLI(t, a.url, a.liaison, "send", id, "--to", "fr")
+	if err == nil || !strings.Contains(out, "already holds package "+id) {
+		t.Fatalf("resend: %v\n%s", err, out)
+	}
+	if ev := a.lastEvent(t, id); ev.Kind != evidence.EvDeliveryFailed {
+		t.Fatalf("resend not filed on A: %+v", ev)
+	}
+
+	// 3. An unknown peer name.
+	if out, err := evidenceCLI(t, a.url, a.liaison, "send", id, "--to", "nl"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("send to an unknown peer: %v\n%s", err, out)
+	}
+
+	// 4. A transfer whose item was changed before signing (by a faulty or
+	// compromised sender): B answers with a rejected receipt and
+	// quarantines the transfer; A files it and is told why.
+	tampered := sealedRequest(t, a, b, 2<<20)
+	var stream bytes.Buffer
+	if err := a.svc.WriteTransfer(ctx, officer, tampered, b.n.Identity.Fingerprint(), &stream); err != nil {
+		t.Fatal(err)
+	}
+	bad := flipItemByte(t, stream.Bytes())
+	code, body := postTransfer(t, b, a.n.Identity, bad, nil)
+	if code != http.StatusOK {
+		t.Fatalf("tampered transfer: %d %s", code, body)
+	}
+	var sr evidence.SignedReceipt
+	if err := json.Unmarshal(body, &sr); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := a.svc.FileReceipt(ctx, officer, sr)
+	if err != nil || rb.Result != evidence.ResultRejected || len(rb.Violations) == 0 || rb.Violations[0].Rule != evidence.RuleItemHash {
+		t.Fatalf("receipt for the tampered transfer: %v %+v", err, rb)
+	}
+	if ev := a.lastEvent(t, tampered); ev.Kind != evidence.EvDeliveryFailed || !strings.Contains(ev.Why, "request.pdf") {
+		t.Fatalf("A not told why: %+v", ev)
+	}
+	if b.state(t, tampered) != "" {
+		t.Fatal("tampered package listed on B")
+	}
+	keysB := b.evidenceKeys(t)
+	if !strings.Contains(strings.Join(keysB, " "), "quarantine/") {
+		t.Fatalf("not quarantined on B: %v", keysB)
+	}
+
+	// 5. Refused before anything is stored: a node B has not pinned, and a
+	// body changed after signing.
+	stranger, err := identity.Generate("Node XX", "", identity.ProfileDefault, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := sealedRequest(t, a, b, 64<<10)
+	stream.Reset()
+	if err := a.svc.WriteTransfer(ctx, officer, other, b.n.Identity.Fingerprint(), &stream); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := postTransfer(t, b, stranger, stream.Bytes(), nil); code != http.StatusUnauthorized {
+		t.Fatalf("unpinned node: %d %s", code, body)
+	}
+	if code, body := postTransfer(t, b, a.n.Identity, stream.Bytes(), func(d []byte) []byte { return flipItemByte(t, d) }); code != http.StatusUnauthorized {
+		t.Fatalf("body changed after signing: %d %s", code, body)
+	}
+	if got := b.evidenceKeys(t); len(got) != len(keysB) {
+		t.Fatalf("refused requests stored objects on B: %d -> %d", len(keysB), len(got))
+	}
+	if b.state(t, other) != "" {
+		t.Fatal("refused package listed on B")
+	}
+	// The same stream from A itself is accepted.
+	if code, body := postTransfer(t, b, a.n.Identity, stream.Bytes(), nil); code != http.StatusOK || !strings.Contains(string(body), "receipt") {
+		t.Fatalf("genuine transfer: %d %s", code, body)
+	}
+	if st := b.state(t, other); st != evidence.Verified {
+		t.Fatalf("B's copy is %q", st)
+	}
+	for _, p := range []*evidencePeer{a, b} {
+		if left := tmpFiles(t, p.n); len(left) != 0 {
+			t.Fatalf("temporary files left on %s: %v", p.n.Config.Node.Name, left)
+		}
+	}
+}
