@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,6 +139,14 @@ var officer = evidence.Actor{Person: "liaison.weber", Role: "liaison"}
 // one item of size bytes.
 func sealedRequest(t *testing.T, a, b *evidencePeer, size int) string {
 	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	return sealedRequestFrom(t, a, b, bytes.NewReader(data))
+}
+
+// sealedRequestFrom is sealedRequest with the item streamed from r.
+func sealedRequestFrom(t testing.TB, a, b *evidencePeer, r io.Reader) string {
+	t.Helper()
 	now := time.Now().UTC()
 	m := evidence.Manifest{
 		Format: evidence.FormatVersion, Type: evidence.PreservationRequest, Created: evidence.T(now),
@@ -159,9 +169,7 @@ func sealedRequest(t *testing.T, a, b *evidencePeer, size int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := make([]byte, size)
-	rand.Read(data)
-	if _, err := a.svc.AddItem(ctx, officer, pkg.ID, evidence.ItemInput{Name: "request.pdf"}, bytes.NewReader(data)); err != nil {
+	if _, err := a.svc.AddItem(ctx, officer, pkg.ID, evidence.ItemInput{Name: "request.pdf"}, r); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.svc.Seal(ctx, officer, pkg.ID); err != nil {
@@ -347,4 +355,43 @@ func TestEvidenceSend(t *testing.T) {
 			t.Fatalf("temporary files left on %s: %v", p.n.Config.Node.Name, left)
 		}
 	}
+}
+
+// TestEvidenceSendLarge sends a package with a 1 GiB item A→B over the
+// federation channel with `kurier evidence send`, then verifies both
+// custody chains and reports the peak RSS of the process holding both
+// nodes. Run it with KURIER_BIG=1 (it writes several GiB to disk).
+func TestEvidenceSendLarge(t *testing.T) {
+	if os.Getenv("KURIER_BIG") != "1" {
+		t.Skip("set KURIER_BIG=1 to send a 1 GiB item")
+	}
+	a := startEvidencePeer(t, "kurier-de", "DE", nil)
+	b := startEvidencePeer(t, "kurier-fr", "FR", nil)
+	a.pin(t, "fr", b)
+	b.pin(t, "de", a)
+	const size = 1 << 30
+	start := time.Now()
+	id := sealedRequestFrom(t, a, b, io.LimitReader(mrand.NewChaCha8([32]byte{1}), size))
+	sealed := time.Since(start)
+	start = time.Now()
+	out, err := evidenceCLI(t, a.url, a.liaison, "send", id, "--to", "fr")
+	if err != nil || !strings.Contains(out, "accepted") {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	sent := time.Since(start)
+	for _, p := range []*evidencePeer{a, b} {
+		rep, err := p.svc.Verify(context.Background(), officer, id)
+		if err != nil || !rep.OK {
+			t.Fatalf("verify on %s: %v %+v", p.n.Config.Node.Name, err, rep)
+		}
+	}
+	status, _ := os.ReadFile("/proc/self/status")
+	hwm := ""
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			hwm = strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
+		}
+	}
+	t.Logf("1 GiB item: sealed in %s (%.0f MB/s), sent and verified in %s (%.0f MB/s); peak RSS of both nodes: %s",
+		sealed.Round(time.Millisecond), size/sealed.Seconds()/1e6, sent.Round(time.Millisecond), size/sent.Seconds()/1e6, hwm)
 }
