@@ -27,6 +27,7 @@ type event struct {
 type result struct {
 	passed, failed, skipped int
 	s3Run                   int
+	minioTests              int
 	pkgFailed               []string
 	failedTests             []string
 	skips                   []string
@@ -38,7 +39,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("\n%d passed, %d failed, %d skipped; S3 tests run against MinIO: %d\n", res.passed, res.failed, res.skipped, res.s3Run)
+	fmt.Printf("\n%d passed, %d failed, %d skipped; S3 tests run against MinIO: %d (tests that started a MinIO server: %d)\n",
+		res.passed, res.failed, res.skipped, res.s3Run, res.minioTests)
 	for _, s := range res.skips {
 		fmt.Println("  skipped:", s)
 	}
@@ -71,6 +73,9 @@ func summarise(r io.Reader, w io.Writer) (result, error) {
 		switch e.Action {
 		case "output":
 			output[key] = append(output[key], e.Output)
+			if e.Test != "" && strings.Contains(e.Output, minioMarker) {
+				res.minioTests++
+			}
 			if e.Test == "" && strings.HasPrefix(e.Output, "FAIL") {
 				fmt.Fprint(w, e.Output)
 			}
@@ -119,6 +124,10 @@ func summarise(r io.Reader, w io.Writer) (result, error) {
 	sort.Strings(res.skips)
 	return res, sc.Err()
 }
+
+// minioMarker is what miniotest.Start logs (miniotest.StartedMarker; not
+// imported, to keep this tool free of test dependencies).
+const minioMarker = "miniotest: MinIO server started at"
 
 // isS3 counts leaf tests that ran against the S3 driver.
 func isS3(name string) bool {

@@ -25,6 +25,10 @@ import (
 	"time"
 )
 
+// StartedMarker starts the log line Start writes, so the test summary can
+// count the tests that really ran against MinIO.
+const StartedMarker = "miniotest: MinIO server started at"
+
 // Server is a running MinIO server with one drive in a temporary directory.
 type Server struct {
 	// Endpoint is host:port, without scheme (plain HTTP).
@@ -81,6 +85,8 @@ func Start(tb testing.TB) *Server {
 		s, err := start(tb, bin)
 		if err == nil {
 			tb.Cleanup(s.Stop)
+			// scripts/testsummary counts the tests that print this line.
+			tb.Logf("%s %s", StartedMarker, s.Endpoint)
 			return s
 		}
 		lastErr = err
