@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -17,11 +18,12 @@ import (
 )
 
 type proc struct {
-	t   *testing.T
-	bin string
-	env []string
-	url string
-	cmd *exec.Cmd
+	t      *testing.T
+	bin    string
+	env    []string
+	url    string
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer // read it only after stop
 }
 
 func startServe(t *testing.T, bin string, env []string) *proc {
@@ -32,8 +34,8 @@ func startServe(t *testing.T, bin string, env []string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,17 +52,27 @@ func startServe(t *testing.T, bin string, env []string) *proc {
 	}()
 	select {
 	case u := <-urlc:
-		return &proc{t: t, bin: bin, env: env, url: u, cmd: cmd}
+		return &proc{t: t, bin: bin, env: env, url: u, cmd: cmd, stderr: stderr}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("node did not start; stderr:\n%s", stderr.String())
 	}
 	return nil
 }
 
-func (p *proc) stop() {
+// stop sends SIGTERM and waits (at most 30 s) for a clean exit.
+func (p *proc) stop() error {
 	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	_ = p.cmd.Wait()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("node did not stop on SIGTERM")
+	}
 }
 
 // kurier runs a CLI command against the node; it returns stdout and fails
@@ -175,7 +187,9 @@ func TestIndicatorWorkflow(t *testing.T) {
 	}
 
 	// Reindex with the node stopped; the restarted node answers the same.
-	n.stop()
+	if err := n.stop(); err != nil {
+		t.Fatal(err)
+	}
 	re := exec.Command(bin, "reindex")
 	re.Env = env
 	if out, err := re.CombinedOutput(); err != nil || !strings.Contains(string(out), "reindexed") {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,11 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -126,35 +122,8 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	home := t.TempDir()
 	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME=", "XDG_CONFIG_HOME=", "KURIER_PASSPHRASE=", "KURIER_PASSPHRASE_FILE=")
 
-	srv := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
-	srv.Env = env
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on (http://\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				urlc <- m[1]
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-urlc:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("node did not start; stderr:\n%s", stderr.String())
-	}
+	n := startServe(t, bin, env)
+	url := n.url
 
 	dataDir := filepath.Join(home, ".local", "share", "kurier")
 	for _, f := range []string{"passphrase", "node-key.asc"} {
@@ -243,21 +212,11 @@ func TestServeEmbeddedDefault(t *testing.T) {
 	}
 	checkMetrics(t, metrics)
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+	if err := n.stop(); err != nil {
+		t.Fatalf("node did not stop cleanly: %v; stderr:\n%s", err, n.stderr)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("node exited with %v; stderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("node did not stop on SIGTERM")
-	}
-	if !strings.Contains(stderr.String(), "WARNING: no KURIER_PASSPHRASE") {
-		t.Errorf("no warning about the generated passphrase:\n%s", stderr.String())
+	if !strings.Contains(n.stderr.String(), "WARNING: no KURIER_PASSPHRASE") {
+		t.Errorf("no warning about the generated passphrase:\n%s", n.stderr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package indicator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -32,11 +33,10 @@ func (s *Service) load(ctx context.Context, e index.Entry) (Stored, error) {
 	if err != nil {
 		return Stored{}, fmt.Errorf("indicator: read %s: %w", e.ID, err)
 	}
-	var head struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(r.Object, &head); err != nil || head.ID != e.ID {
-		return Stored{}, fmt.Errorf("indicator: index points %s at a record of %q: reindex", e.ID, head.ID)
+	// A cheap check that the record is the object the index names (the
+	// canonical form has no spaces): a stale index must not serve another.
+	if !bytes.Contains(r.Object, []byte(`"id":"`+e.ID+`"`)) {
+		return Stored{}, fmt.Errorf("indicator: index points %s at a record of another object: reindex", e.ID)
 	}
 	return Stored{
 		Object: r.Object, ID: e.ID, Type: e.Type, Version: e.Modified, Added: e.Added, Origin: r.Origin,

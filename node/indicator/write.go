@@ -36,6 +36,23 @@ func (s *Service) Add(ctx context.Context, objs ...*stix.Object) (Result, error)
 // Revoke issues a new version of one of this node's objects with
 // revoked: true; it then disappears from default queries and searches.
 func (s *Service) Revoke(ctx context.Context, id string, now time.Time) (*stix.Object, error) {
+	o, err := s.ownCurrent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if o.Revoked {
+		return o, nil
+	}
+	nv := o.Clone()
+	if err := nv.Set("revoked", true); err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, o, nv, now)
+}
+
+// ownCurrent decodes the current version of one of this node's own
+// objects: only the origin may issue new versions.
+func (s *Service) ownCurrent(ctx context.Context, id string) (*stix.Object, error) {
 	cur, ok, err := s.Current(ctx, id)
 	if err != nil {
 		return nil, err
@@ -50,20 +67,18 @@ func (s *Service) Revoke(ctx context.Context, id string, now time.Time) (*stix.O
 	if err != nil {
 		return nil, fmt.Errorf("indicator: decode %s: %w", id, err)
 	}
-	if o.Revoked {
-		return o, nil
-	}
 	if o.Modified.IsZero() {
 		return nil, fmt.Errorf("%w: %s has no modified property and cannot be versioned", ErrRejected, id)
 	}
-	// The new version must be strictly newer at millisecond precision.
+	return o, nil
+}
+
+// issue stores nv as the next version of o, stamped strictly after o at
+// the millisecond precision STIX requires.
+func (s *Service) issue(ctx context.Context, o, nv *stix.Object, now time.Time) (*stix.Object, error) {
 	mod := now.UTC().Truncate(time.Millisecond)
 	if !mod.After(o.Modified.Time()) {
 		mod = o.Modified.Time().Add(time.Millisecond).Truncate(time.Millisecond)
-	}
-	nv := o.Clone()
-	if err := nv.Set("revoked", true); err != nil {
-		return nil, err
 	}
 	if err := nv.Set("modified", stix.NewTimestamp(mod)); err != nil {
 		return nil, err
