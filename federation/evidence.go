@@ -2,19 +2,27 @@ package federation
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/kurier/kurier/federation/wire"
 	"github.com/kurier/kurier/node/api/problem"
@@ -155,9 +163,11 @@ func (f *Federation) serveEvidence(w http.ResponseWriter, r *http.Request) {
 
 // SendEvidence delivers an evidence transfer to a peer (by name, or by
 // fingerprint). write produces the transfer stream for the peer's key
-// fingerprint; it is spooled to a temporary file while hashed, then posted
-// signed (re-signed and posted again, up to three times, if the connection
-// drops). It returns the peer's answer: its signed receipt (JSON). A
+// fingerprint; it is spooled to a temporary file while hashed, then sent
+// as a resumable upload in signed chunks (after a dropped connection it
+// goes on from what the peer holds, up to three failures in a row; a peer
+// without uploads gets the whole stream posted, retried the same way).
+// It returns the peer's answer: its signed receipt (JSON). A
 // refusal of the request itself (unknown node, bad signature, too large)
 // is an error.
 func (f *Federation) SendEvidence(ctx context.Context, peer string, write func(to string, w io.Writer) error) ([]byte, error) {
@@ -178,19 +188,26 @@ func (f *Federation) SendEvidence(ctx context.Context, peer string, write func(t
 	}
 	defer sp.Close()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(sp, h), 1<<20)
+	chunks := newChunkHasher(evidenceChunk())
+	bw := bufio.NewWriterSize(io.MultiWriter(sp, h, chunks), 1<<20)
 	if err := write(ps.fpr, bw); err != nil {
 		return nil, err
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fmt.Errorf("federation: spool evidence transfer: %w", err)
 	}
+	chunks.done()
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	size, err := sp.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return nil, err
 	}
+	answer, err := f.uploadEvidence(ctx, ps, sp.File, size, sum, chunks)
+	if !errors.Is(err, errUploadsUnsupported) {
+		return answer, err
+	}
+	// A peer without resumable uploads: post the whole stream.
 	for attempt := 1; ; attempt++ {
 		answer, err := f.postEvidence(ctx, ps, sp.File, size, sum)
 		var pe *peerError
@@ -265,4 +282,512 @@ func newEvidenceClient(rt http.RoundTripper) *http.Client {
 		}
 	}
 	return newHTTPClient(rt)
+}
+
+// Resumable uploads. A transfer stream is identified by its SHA-256 (the
+// sender has it from spooling). The receiver keeps what it holds of a
+// stream from a peer in <data dir>/tmp/uploads/<peer fpr>-<sha256>.part;
+// GET .../evidence/uploads/<sha256> tells how much, and each PUT appends
+// one chunk at exactly that offset. A chunk is signed over its own
+// SHA-256 (a chunk changed in transit, or sent by another node, is a 401,
+// and the part file is cut back to where the chunk started); the offset
+// and the stream length are in the signed query. When the part holds the
+// whole stream, the receiver checks its SHA-256 against the one named in
+// the path and hands it to the evidence service, as for a POST. A dropped
+// connection loses at most the chunk in flight: the sender asks for the
+// offset and goes on from there.
+
+// defaultEvidenceChunk is the default chunk size of an upload.
+const defaultEvidenceChunk = 16 << 20
+
+var evidenceChunkBytes atomic.Int64
+
+// SetEvidenceChunkBytes sets the chunk size of evidence uploads sent by
+// this process (n <= 0: the default, 16 MiB). For tests: a smaller chunk
+// makes a resume observable with small packages.
+func SetEvidenceChunkBytes(n int64) { evidenceChunkBytes.Store(n) }
+
+func evidenceChunk() int64 {
+	if n := evidenceChunkBytes.Load(); n > 0 {
+		return n
+	}
+	return defaultEvidenceChunk
+}
+
+// uploadMaxAge is how long an unfinished upload is kept.
+const uploadMaxAge = 24 * time.Hour
+
+// uploadLocks serialises the requests on one part file (a retry may
+// arrive while the handler of the dropped request still runs). Keyed by
+// the part file's path.
+var uploadLocks sync.Map // string -> chan struct{}
+
+func lockUpload(ctx context.Context, path string) (func(), error) {
+	v, _ := uploadLocks.LoadOrStore(path, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func tryLockUpload(path string) (func(), bool) {
+	v, _ := uploadLocks.LoadOrStore(path, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, true
+	default:
+		return nil, false
+	}
+}
+
+func (f *Federation) uploadsDir() (string, error) {
+	dir := filepath.Join(f.opts.DataDir, "tmp", "uploads")
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+// uploadPath is the part file of the upload of stream sum (hex) from the
+// node whose fingerprint is node.
+func (f *Federation) uploadPath(node, sum string) (string, error) {
+	dir, err := f.uploadsDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, node+"-"+sum+".part"), nil
+}
+
+// sweepUploads removes part files untouched for uploadMaxAge (bounds the
+// disk held by abandoned uploads).
+func (f *Federation) sweepUploads() {
+	dir, err := f.uploadsDir()
+	if err != nil {
+		return
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || !strings.HasSuffix(e.Name(), ".part") || f.now().Sub(info.ModTime()) < uploadMaxAge {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if unlock, ok := tryLockUpload(p); ok {
+			if os.Remove(p) == nil {
+				f.log.Info("evidence upload abandoned, part removed", "file", e.Name(), "bytes", info.Size())
+			}
+			unlock()
+		}
+	}
+}
+
+// uploadSum parses the stream hash of an upload path.
+func uploadSum(r *http.Request) (string, [sha256.Size]byte, bool) {
+	var sum [sha256.Size]byte
+	s := chi.URLParam(r, "sha256")
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != sha256.Size || s != strings.ToLower(s) {
+		return "", sum, false
+	}
+	copy(sum[:], b)
+	return s, sum, true
+}
+
+// serveEvidenceUploadStatus answers how much of a stream the requesting
+// peer has uploaded (signed GET; behind authenticate).
+func (f *Federation) serveEvidenceUploadStatus(w http.ResponseWriter, r *http.Request) {
+	ps := peerFrom(r.Context())
+	hexSum, _, ok := uploadSum(r)
+	if ps == nil || !ok {
+		f.opts.API.Problems().Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "the upload is named by the lower-case hex SHA-256 of the transfer stream"))
+		return
+	}
+	f.sweepUploads()
+	var st wire.UploadStatus
+	p, err := f.uploadPath(ps.fpr, hexSum)
+	if err != nil {
+		f.opts.API.Problems().Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot look up the upload"))
+		return
+	}
+	// Wait for a chunk still being written (or cut back) by a dropped
+	// request.
+	unlock, err := lockUpload(r.Context(), p)
+	if err != nil {
+		return
+	}
+	if info, err := os.Stat(p); err == nil {
+		st.Offset = info.Size()
+	}
+	unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
+}
+
+// errUploadOffset is a chunk sent for another offset than the part's
+// size.
+type errUploadOffset struct{ have int64 }
+
+func (e *errUploadOffset) Error() string {
+	return fmt.Sprintf("the upload holds %d bytes; send the chunk at that offset", e.have)
+}
+
+// serveEvidenceUpload appends one chunk to an upload, and completes the
+// transfer with the last one.
+func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request) {
+	probs := f.opts.API.Problems()
+	recv := f.evidenceReceiver()
+	if recv == nil {
+		probs.Write(w, r, problem.New(problem.Unavailable, http.StatusServiceUnavailable, "this node does not receive evidence"))
+		return
+	}
+	hexSum, full, ok := uploadSum(r)
+	if !ok {
+		probs.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "the upload is named by the lower-case hex SHA-256 of the transfer stream"))
+		return
+	}
+	q := r.URL.Query()
+	offset, err1 := strconv.ParseInt(q.Get(wire.UploadOffset), 10, 64)
+	length, err2 := strconv.ParseInt(q.Get(wire.UploadLength), 10, 64)
+	if err1 != nil || err2 != nil || offset < 0 || length <= 0 || offset > length {
+		probs.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "an upload chunk needs offset and length (0 <= offset <= length, length > 0)"))
+		return
+	}
+	if length > f.opts.MaxEvidenceBytes {
+		probs.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge, "transfer larger than this node accepts"))
+		return
+	}
+	if r.ContentLength > length-offset {
+		probs.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "chunk runs past the declared length"))
+		return
+	}
+	var (
+		part    *os.File
+		path    string
+		unlock  func()
+		written int64
+	)
+	defer func() {
+		if part != nil {
+			_ = part.Close()
+		}
+		if unlock != nil {
+			unlock()
+		}
+	}()
+	// cutBack undoes an unaccepted chunk: the part keeps only what earlier
+	// accepted chunks brought (nothing: removed).
+	cutBack := func() {
+		if part == nil {
+			return
+		}
+		if offset == 0 {
+			_ = os.Remove(path)
+		} else {
+			_ = part.Truncate(offset)
+		}
+	}
+	ps, reason, err := f.verifyRequestBody(r, func() ([sha256.Size]byte, error) {
+		var sum [sha256.Size]byte
+		var err error
+		// The cheap checks passed: the node header names a pinned peer. The
+		// chunk is cut back below unless its signature verifies.
+		if path, err = f.uploadPath(r.Header.Get(wire.HeaderNode), hexSum); err != nil {
+			return sum, err
+		}
+		if unlock, err = lockUpload(r.Context(), path); err != nil {
+			return sum, err
+		}
+		if offset == 0 {
+			f.sweepUploads()
+		}
+		have := int64(0)
+		if info, err := os.Stat(path); err == nil {
+			have = info.Size()
+		}
+		if have != offset {
+			return sum, &errUploadOffset{have: have}
+		}
+		if part, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+			return sum, err
+		}
+		if _, err := part.Seek(offset, io.SeekStart); err != nil {
+			return sum, err
+		}
+		h := sha256.New()
+		bw := bufio.NewWriterSize(io.MultiWriter(part, h), 1<<20)
+		if r.Body != nil {
+			written, err = io.Copy(bw, io.LimitReader(r.Body, length-offset+1))
+			if err != nil {
+				return sum, err
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return sum, err
+		}
+		if offset+written > length {
+			return sum, errors.New("chunk runs past the declared length")
+		}
+		copy(sum[:], h.Sum(nil))
+		return sum, nil
+	})
+	if reason != "" || err != nil {
+		cutBack()
+		var eo *errUploadOffset
+		if errors.As(err, &eo) {
+			w.Header().Set(wire.HeaderUploadOffset, strconv.FormatInt(eo.have, 10))
+			probs.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, eo.Error()))
+			return
+		}
+		f.refused(w, r, reason, err)
+		return
+	}
+	if err := part.Sync(); err != nil {
+		cutBack()
+		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot store the chunk"))
+		return
+	}
+	size := offset + written
+	if size < length {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(wire.UploadStatus{Offset: size})
+		return
+	}
+	// Complete: check the whole stream against the hash it was announced
+	// under, then receive it like a POST. The part is removed either way.
+	defer os.Remove(path)
+	if _, err := part.Seek(0, io.SeekStart); err != nil {
+		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot read the upload"))
+		return
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, bufio.NewReaderSize(part, 1<<20)); err != nil {
+		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot read the upload"))
+		return
+	}
+	if !bytes.Equal(h.Sum(nil), full[:]) {
+		f.log.Warn("evidence upload: stream does not match its hash, discarded", "peer", ps.cfg.Name, "bytes", size)
+		probs.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "the uploaded stream does not match the SHA-256 it was sent under; it is discarded, send it again"))
+		return
+	}
+	if _, err := part.Seek(0, io.SeekStart); err != nil {
+		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot read the upload"))
+		return
+	}
+	f.log.Info("evidence transfer uploaded", "peer", ps.cfg.Name, "bytes", size)
+	answer, err := recv.ReceiveEvidence(context.WithoutCancel(r.Context()), ps.fpr, bufio.NewReaderSize(part, 1<<20))
+	if answer == nil {
+		f.log.Error("evidence transfer: no receipt", "peer", ps.cfg.Name, "err", err)
+		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "the transfer could not be processed"))
+		return
+	}
+	if err != nil {
+		f.log.Warn("evidence transfer rejected", "peer", ps.cfg.Name, "err", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(answer)
+}
+
+// chunkHasher records the SHA-256 of each chunk of a stream as it is
+// written (the sender spools once and signs each chunk without rereading).
+type chunkHasher struct {
+	size int64
+	n    int64
+	h    hash.Hash
+	sums [][sha256.Size]byte
+}
+
+func newChunkHasher(size int64) *chunkHasher { return &chunkHasher{size: size, h: sha256.New()} }
+
+func (c *chunkHasher) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		k := min(int64(len(p)), c.size-c.n%c.size)
+		c.h.Write(p[:k])
+		c.n += k
+		p = p[k:]
+		if c.n%c.size == 0 {
+			c.flush()
+		}
+	}
+	return total, nil
+}
+
+func (c *chunkHasher) flush() {
+	var s [sha256.Size]byte
+	copy(s[:], c.h.Sum(nil))
+	c.sums = append(c.sums, s)
+	c.h.Reset()
+}
+
+// done closes the last, short chunk.
+func (c *chunkHasher) done() {
+	if c.n%c.size != 0 {
+		c.flush()
+	}
+}
+
+// errUploadsUnsupported: the peer predates resumable uploads.
+var errUploadsUnsupported = errors.New("federation: the peer does not offer resumable uploads")
+
+// uploadConflict is a 409 answer to a chunk: the peer holds offset bytes.
+type uploadConflict struct{ offset int64 }
+
+func (e *uploadConflict) Error() string {
+	return fmt.Sprintf("peer expects the upload at offset %d", e.offset)
+}
+
+// uploadEvidence sends a spooled stream as a resumable upload: it asks
+// the peer how much it holds, and sends the rest chunk by chunk. On a
+// dropped connection it waits, asks again and goes on; it gives up after
+// evidenceAttempts failures in a row without progress.
+func (f *Federation) uploadEvidence(ctx context.Context, ps *peerState, file *os.File, size int64, sum [sha256.Size]byte, chunks *chunkHasher) ([]byte, error) {
+	hexSum := hex.EncodeToString(sum[:])
+	failures, conflicts := 0, 0
+	off := int64(-1) // unknown: ask
+	for {
+		var err error
+		if off < 0 {
+			off, err = f.uploadStatus(ctx, ps, hexSum)
+			if err == nil && off > size {
+				off = 0 // cannot be this stream: start over (a 409 corrects it)
+			}
+		}
+		var answer []byte
+		if err == nil {
+			n := min(chunks.size-off%chunks.size, size-off)
+			var csum [sha256.Size]byte
+			if i := off / chunks.size; off%chunks.size == 0 && i < int64(len(chunks.sums)) {
+				csum = chunks.sums[i]
+			} else if csum, err = hashSection(file, off, n); err != nil {
+				return nil, err
+			}
+			var next int64
+			answer, next, err = f.putChunk(ctx, ps, hexSum, file, off, n, size, csum)
+			if err == nil {
+				if answer != nil {
+					return answer, nil
+				}
+				if next > off {
+					failures = 0
+				}
+				off = next
+				continue
+			}
+		}
+		var uc *uploadConflict
+		if errors.As(err, &uc) && conflicts < 10 {
+			conflicts++
+			off = uc.offset
+			continue
+		}
+		var pe *peerError
+		if errors.As(err, &pe) || ctx.Err() != nil {
+			return nil, err
+		}
+		if failures++; failures >= evidenceAttempts {
+			return nil, err
+		}
+		f.log.Warn("evidence upload: connection failed, resuming", "peer", ps.cfg.Name, "offset", off, "attempt", failures, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(failures) * 500 * time.Millisecond):
+		}
+		off = -1
+	}
+}
+
+func hashSection(file *os.File, off, n int64) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(file, off, n)); err != nil {
+		return sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// uploadStatus asks a peer how much of stream hexSum it holds.
+func (f *Federation) uploadStatus(ctx context.Context, ps *peerState, hexSum string) (int64, error) {
+	resp, _, err := f.call(ctx, ps, http.MethodGet, wire.PathEvidenceUploads+hexSum, nil, nil, 64<<10)
+	if err != nil {
+		var pe *peerError
+		if errors.As(err, &pe) && (pe.status == http.StatusNotFound || pe.status == http.StatusMethodNotAllowed) {
+			return 0, errUploadsUnsupported
+		}
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var st wire.UploadStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	if st.Offset < 0 {
+		return 0, fmt.Errorf("federation: peer reports upload offset %d", st.Offset)
+	}
+	return st.Offset, nil
+}
+
+// putChunk sends bytes [off, off+n) of the stream. It returns the peer's
+// receipt when the chunk completed the stream, else the offset the peer
+// now holds.
+func (f *Federation) putChunk(ctx context.Context, ps *peerState, hexSum string, file *os.File, off, n, size int64, csum [sha256.Size]byte) ([]byte, int64, error) {
+	u, err := url.Parse(ps.cfg.URL)
+	if err != nil {
+		return nil, 0, err
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + wire.BasePath + wire.PathEvidenceUploads + hexSum
+	u.RawQuery = url.Values{wire.UploadOffset: {strconv.FormatInt(off, 10)}, wire.UploadLength: {strconv.FormatInt(size, 10)}}.Encode()
+	var body io.Reader = http.NoBody
+	if n > 0 {
+		body = io.NopCloser(bufio.NewReaderSize(io.NewSectionReader(file, off, n), 1<<20))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.ContentLength = n
+	req.Header.Set("Content-Type", wire.EvidenceMediaType)
+	req.Header.Set("Accept", "application/json")
+	if _, err := wire.SignHashed(req, f.signer(), ps.fpr, csum, f.now()); err != nil {
+		return nil, 0, err
+	}
+	resp, err := f.evHTTP.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return data, size, nil
+	case resp.StatusCode == http.StatusAccepted:
+		var st wire.UploadStatus
+		if err := json.Unmarshal(data, &st); err != nil || st.Offset != off+n {
+			return nil, 0, fmt.Errorf("federation: bad upload status from peer: %q", data)
+		}
+		return nil, st.Offset, nil
+	case resp.StatusCode == http.StatusConflict:
+		if have, err := strconv.ParseInt(resp.Header.Get(wire.HeaderUploadOffset), 10, 64); err == nil && have >= 0 && have <= size {
+			return nil, 0, &uploadConflict{offset: have}
+		}
+	}
+	var p struct {
+		Detail string `json:"detail"`
+		Title  string `json:"title"`
+	}
+	detail := resp.Status
+	if json.Unmarshal(data, &p) == nil && (p.Detail != "" || p.Title != "") {
+		detail = strings.TrimSpace(p.Title + ": " + p.Detail)
+	}
+	return nil, 0, &peerError{status: resp.StatusCode, detail: detail}
 }

@@ -18,12 +18,14 @@ func (f *Federation) Mount() {
 			r.Use(f.authenticate)
 			r.Get(wire.BasePath+wire.PathFeed, f.serveFeed)
 			r.Post(wire.BasePath+wire.PathNotify, f.serveNotify)
+			r.Get(wire.BasePath+wire.PathEvidenceUploads+"{sha256}", f.serveEvidenceUploadStatus)
 		})
 	})
 	// Evidence transfers are signed like the feed but stream large bodies:
 	// capped at MaxEvidenceBytes, no request deadline (evidence.go).
 	a.PublicStreaming(f.opts.MaxEvidenceBytes, func(r chi.Router) {
 		r.Post(wire.BasePath+wire.PathEvidence, f.serveEvidence)
+		r.Put(wire.BasePath+wire.PathEvidenceUploads+"{sha256}", f.serveEvidenceUpload)
 	})
 	a.Authenticated(func(r chi.Router) {
 		r.Group(func(r chi.Router) {

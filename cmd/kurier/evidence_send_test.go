@@ -5,15 +5,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,10 +233,18 @@ func flipItemByte(t *testing.T, stream []byte) []byte {
 	return out.Bytes()
 }
 
+// tmpFiles lists the files (spools, upload parts) left under
+// <data_dir>/tmp.
 func tmpFiles(t *testing.T, n *node.Node) []string {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(n.Config.DataDir, "tmp", "*"))
-	return m
+	var files []string
+	_ = filepath.WalkDir(filepath.Join(n.Config.DataDir, "tmp"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
 }
 
 // TestEvidenceSend: two nodes on loopback (A on the embedded store, B on
@@ -394,4 +408,239 @@ func TestEvidenceSendLarge(t *testing.T) {
 	}
 	t.Logf("1 GiB item: sealed in %s (%.0f MB/s), sent and verified in %s (%.0f MB/s); peak RSS of both nodes: %s",
 		sealed.Round(time.Millisecond), size/sealed.Seconds()/1e6, sent.Round(time.Millisecond), size/sent.Seconds()/1e6, hwm)
+}
+
+// pinAt is pin with other reached at url (a proxy in front of it).
+func (p *evidencePeer) pinAt(t *testing.T, name string, other *evidencePeer, url string) {
+	t.Helper()
+	saved := other.url
+	other.url = url
+	defer func() { other.url = saved }()
+	p.pin(t, name, other)
+}
+
+// cutProxy forwards TCP connections to a node, and cuts the connection
+// that carries the cutAfter-th byte sent to the node (once). It counts the
+// bytes sent to the node before and after the cut.
+type cutProxy struct {
+	url      string
+	target   string
+	cutAfter int64
+
+	mu     sync.Mutex
+	sent   int64 // bytes forwarded to the node in all
+	cut    bool
+	before int64 // bytes forwarded when the cut happened
+}
+
+func startCutProxy(t *testing.T, targetURL string, cutAfter int64) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{url: "http://" + ln.Addr().String(), target: strings.TrimPrefix(targetURL, "http://"), cutAfter: cutAfter}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) serve(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { io.Copy(c, up); c.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			k := int64(n)
+			cutNow := !p.cut && p.sent+k >= p.cutAfter
+			if cutNow {
+				k = p.cutAfter - p.sent
+				p.cut, p.before = true, p.cutAfter
+			}
+			p.sent += k
+			p.mu.Unlock()
+			if _, werr := up.Write(buf[:k]); werr != nil {
+				return
+			}
+			if cutNow {
+				return // both connections closed: a dropped link mid-request
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *cutProxy) counts() (cut bool, before, after int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut, p.before, p.sent - p.before
+}
+
+// signedUpload sends a signed request to p's upload endpoint for stream
+// sum (as a peer would): a chunk PUT (chunk non-nil, optionally changed
+// after signing) or a status GET.
+func signedUpload(t *testing.T, p *evidencePeer, signer *identity.Identity, method, sum string, off, length int64, chunk []byte, change func([]byte) []byte) (*http.Response, []byte) {
+	t.Helper()
+	u := p.url + wire.BasePath + wire.PathEvidenceUploads + sum
+	if method == http.MethodPut {
+		u += "?" + url.Values{wire.UploadOffset: {strconv.FormatInt(off, 10)}, wire.UploadLength: {strconv.FormatInt(length, 10)}}.Encode()
+	}
+	req, _ := http.NewRequest(method, u, nil)
+	if _, err := wire.Sign(req, seal.New(signer, nil), p.n.Identity.Fingerprint(), chunk, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		chunk = change(bytes.Clone(chunk))
+	}
+	if chunk != nil {
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(chunk)), int64(len(chunk))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
+// TestEvidenceSendResume: a send whose connection drops mid-way resumes
+// from what the peer holds (only the rest crosses the wire again) and the
+// package verifies on both sides; on the upload endpoint a chunk at the
+// wrong offset is refused with the expected offset, a chunk changed after
+// signing and a node the receiver has not pinned are refused with 401 and
+// nothing kept, and the completed upload is received like a POST.
+func TestEvidenceSendResume(t *testing.T) {
+	federation.SetEvidenceChunkBytes(256 << 10)
+	t.Cleanup(func() { federation.SetEvidenceChunkBytes(0) })
+	a := startEvidencePeer(t, "kurier-de", "DE", nil)
+	b := startEvidencePeer(t, "kurier-fr", "FR", nil)
+	const cutAfter = 1<<20 + 100<<10
+	proxy := startCutProxy(t, b.url, cutAfter)
+	a.pinAt(t, "fr", b, proxy.url)
+	b.pin(t, "de", a)
+	ctx := context.Background()
+
+	// 1. The link drops after 1.1 MiB of a 3 MiB package: the send resumes.
+	const item = 3 << 20
+	id := sealedRequest(t, a, b, item)
+	out, err := evidenceCLI(t, a.url, a.liaison, "send", id, "--to", "fr")
+	if err != nil || !strings.Contains(out, "accepted: kurier-fr received and verified package "+id) {
+		t.Fatalf("send: %v\n%s", err, out)
+	}
+	cut, before, after := proxy.counts()
+	t.Logf("cut after %d bytes; %d bytes sent after the cut", before, after)
+	if !cut {
+		t.Fatal("the proxy never cut the connection")
+	}
+	// Without resume the whole stream (more than the item) is sent again.
+	if after >= item-cutAfter+256<<10+64<<10 {
+		t.Fatalf("%d bytes sent after the cut at %d: the upload restarted instead of resuming", after, before)
+	}
+	if st := b.state(t, id); st != evidence.Verified {
+		t.Fatalf("B's copy is %q", st)
+	}
+	if st := a.state(t, id); st != evidence.Acknowledged {
+		t.Fatalf("A's request is %q after the receipt", st)
+	}
+	for _, p := range []*evidencePeer{a, b} {
+		rep, err := p.svc.Verify(ctx, officer, id)
+		if err != nil || !rep.OK {
+			t.Fatalf("verify on %s: %v %+v", p.n.Config.Node.Name, err, rep)
+		}
+		if left := tmpFiles(t, p.n); len(left) != 0 {
+			t.Fatalf("temporary files left on %s: %v", p.n.Config.Node.Name, left)
+		}
+	}
+
+	// 2. The upload endpoint, driven by hand.
+	other := sealedRequest(t, a, b, 300<<10)
+	var stream bytes.Buffer
+	if err := a.svc.WriteTransfer(ctx, officer, other, b.n.Identity.Fingerprint(), &stream); err != nil {
+		t.Fatal(err)
+	}
+	data := stream.Bytes()
+	length := int64(len(data))
+	h := sha256.Sum256(data)
+	sum := hex.EncodeToString(h[:])
+	const first = 100 << 10
+	stranger, err := identity.Generate("Node XX", "", identity.ProfileDefault, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node B has not pinned can neither upload nor ask.
+	if resp, body := signedUpload(t, b, stranger, http.MethodPut, sum, 0, length, data[:first], nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unpinned node: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := signedUpload(t, b, stranger, http.MethodGet, sum, 0, 0, nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unpinned node asking: %d %s", resp.StatusCode, body)
+	}
+	if left := tmpFiles(t, b.n); len(left) != 0 {
+		t.Fatalf("a refused upload left %v", left)
+	}
+	// A chunk changed after signing: 401, nothing kept.
+	flip := func(d []byte) []byte { d[10] ^= 1; return d }
+	if resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, sum, 0, length, data[:first], flip); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("chunk changed after signing: %d %s", resp.StatusCode, body)
+	}
+	if left := tmpFiles(t, b.n); len(left) != 0 {
+		t.Fatalf("a refused chunk left %v", left)
+	}
+	// The first chunk from A.
+	if resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, sum, 0, length, data[:first], nil); resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"offset":102400`) {
+		t.Fatalf("first chunk: %d %s", resp.StatusCode, body)
+	}
+	// Chunks at the wrong offset are refused with the expected one.
+	for _, off := range []int64{0, first + 10} {
+		resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, sum, off, length, data[off:off+1000], nil)
+		if resp.StatusCode != http.StatusConflict || resp.Header.Get(wire.HeaderUploadOffset) != strconv.Itoa(first) {
+			t.Fatalf("chunk at offset %d: %d %v %s", off, resp.StatusCode, resp.Header, body)
+		}
+	}
+	// The next chunk changed after signing: 401, and the part is cut back.
+	if resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, sum, first, length, data[first:], flip); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("second chunk changed after signing: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := signedUpload(t, b, a.n.Identity, http.MethodGet, sum, 0, 0, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"offset":102400`) {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	if b.state(t, other) != "" {
+		t.Fatal("an unfinished upload is listed on B")
+	}
+	// The rest completes it: B answers with its receipt.
+	resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, sum, first, length, data[first:], nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "receipt") {
+		t.Fatalf("last chunk: %d %s", resp.StatusCode, body)
+	}
+	if st := b.state(t, other); st != evidence.Verified {
+		t.Fatalf("B's copy is %q", st)
+	}
+	if left := tmpFiles(t, b.n); len(left) != 0 {
+		t.Fatalf("temporary files left on B: %v", left)
+	}
+	// An upload whose bytes do not match the hash it is sent under is
+	// discarded when complete.
+	if resp, body := signedUpload(t, b, a.n.Identity, http.MethodPut, strings.Repeat("0", 64), 0, 1000, data[:1000], nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("stream not matching its hash: %d %s", resp.StatusCode, body)
+	}
+	if left := tmpFiles(t, b.n); len(left) != 0 {
+		t.Fatalf("temporary files left on B: %v", left)
+	}
 }

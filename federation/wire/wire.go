@@ -34,7 +34,33 @@ const (
 	// PathEvidence receives an evidence transfer stream (POST, body
 	// EvidenceMediaType); the answer is the receiver's signed receipt.
 	PathEvidence = "/evidence"
+	// PathEvidenceUploads + the hex SHA-256 of a transfer stream is a
+	// resumable upload of that stream (docs/federation.md): GET answers
+	// UploadStatus (how many bytes the receiver holds from the requesting
+	// node); PUT with the query parameters UploadOffset and UploadLength
+	// appends one chunk, signed over the chunk's SHA-256. The PUT that
+	// completes the stream is answered with the receiver's signed receipt
+	// (200), the others with UploadStatus (202).
+	PathEvidenceUploads = "/evidence/uploads/"
 )
+
+// Query parameters of an upload chunk (PUT PathEvidenceUploads+sha256):
+// the offset of the chunk in the stream, and the stream's full length.
+// Both are in the signed target.
+const (
+	UploadOffset = "offset"
+	UploadLength = "length"
+)
+
+// HeaderUploadOffset is set on a 409 answer to a chunk at the wrong
+// offset: the offset the receiver expects.
+const HeaderUploadOffset = "Kurier-Upload-Offset"
+
+// UploadStatus is the state of a resumable evidence upload on the
+// receiver: Offset bytes of the stream are stored (0 for none).
+type UploadStatus struct {
+	Offset int64 `json:"offset"`
+}
 
 // EvidenceMediaType is the media type of an evidence transfer stream (a
 // tar stream, see package evidence).
