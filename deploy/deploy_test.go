@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func promtool(t *testing.T) string {
@@ -77,6 +79,57 @@ func TestGrafanaDashboard(t *testing.T) {
 					t.Errorf("panel %q uses %s, which no code defines", p.Title, m)
 				}
 			}
+		}
+	}
+}
+
+// TestComposeMounts checks that every file the compose file bind-mounts
+// exists here, and that Prometheus gets the rule files its configuration
+// loads (a missing rule file would leave the deployment with no alerts).
+func TestComposeMounts(t *testing.T) {
+	var compose struct {
+		Services map[string]struct {
+			Volumes []string
+		}
+	}
+	data, err := os.ReadFile("compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	mounted := map[string]bool{}
+	for name, svc := range compose.Services {
+		for _, v := range svc.Volumes {
+			parts := strings.Split(v, ":")
+			if len(parts) < 2 || !strings.HasPrefix(parts[0], "./") {
+				continue // a named volume
+			}
+			if _, err := os.Stat(parts[0]); err != nil {
+				t.Errorf("service %s mounts %s, which does not exist", name, parts[0])
+			}
+			if name == "prometheus" {
+				mounted[parts[1]] = true
+			}
+		}
+	}
+	var prom struct {
+		RuleFiles []string `yaml:"rule_files"`
+	}
+	data, err = os.ReadFile("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &prom); err != nil {
+		t.Fatal(err)
+	}
+	if len(prom.RuleFiles) == 0 {
+		t.Fatal("prometheus.yml loads no rule files")
+	}
+	for _, rf := range prom.RuleFiles {
+		if !mounted[filepath.Join("/etc/prometheus", rf)] {
+			t.Errorf("prometheus.yml loads %s, which compose does not mount into /etc/prometheus", rf)
 		}
 	}
 }

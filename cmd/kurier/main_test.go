@@ -65,6 +65,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"token", "create", "--name", "x"}, 1, `required flag(s) "role" not set`},
 		{[]string{"status"}, 1, "KURIER_URL is not set"},
 		{[]string{"config", "check", "--config", "/nonexistent/kurier.yaml"}, 1, "no such file"},
+		{[]string{"bogus"}, 2, `unknown command "bogus" for "kurier"`},
+		{[]string{"config", "bogus"}, 2, `unknown command "bogus" for "kurier config"`},
+		{[]string{"token", "revok"}, 2, `unknown command "revok" for "kurier token"`},
+		{[]string{"key"}, 2, "kurier key needs a subcommand"},
+		{[]string{"evidence", "custody-log"}, 2, `unknown command "custody-log" for "kurier evidence"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

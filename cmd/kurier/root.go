@@ -53,7 +53,29 @@ Talk to a running node:              KURIER_URL=... KURIER_TOKEN=... kurier stat
 		newIndicatorCmd(g), newSightingCmd(g), newImportCmd(g), newExportCmd(g), newReindexCmd(g),
 		newEvidenceCmd(g), newPeerCmd(g), newSyncCmd(g),
 	)
+	requireSubcommands(root)
 	return root
+}
+
+// requireSubcommands makes every command group (a command with
+// subcommands and nothing to run of its own) fail with a usage error (exit
+// 2) on an unknown or missing subcommand; cobra alone prints the help and
+// exits 0, which a script would take for success.
+func requireSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			_ = c.Usage()
+			return exitError{code: 2, err: fmt.Errorf("%s needs a subcommand", c.CommandPath())}
+		}
+		return exitError{code: 2, err: fmt.Errorf("unknown command %q for %q\nrun '%s --help' for usage", args[0], c.CommandPath(), c.CommandPath())}
+	}
 }
 
 // loadConfig reads the config file (explicit, or the XDG default if it

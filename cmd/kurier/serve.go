@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,11 +83,22 @@ directory and listens on 127.0.0.1:7470.`,
 			log.Info("node started", "name", cfg.Node.Name, "url", url, "fingerprint", n.Identity.Fingerprint(),
 				"store", n.Store.Driver(), "data_dir", cfg.DataDir)
 			fmt.Fprintf(g.stdout, "kurier node %q listening on %s (data in %s, store %s)\n", cfg.Node.Name, url, cfg.DataDir, n.Store.Driver())
-			fmt.Fprintf(g.stdout, "get an admin token:  kurier token create --role admin --name YOUR-NAME%s\n", g.dirFlags())
-			fmt.Fprintf(g.stdout, "then:                KURIER_URL=%s KURIER_TOKEN=<token> kurier status\n", url)
+			self := selfCommand(os.Args[0])
+			fmt.Fprintf(g.stdout, "get an admin token:  %s token create --role admin --name YOUR-NAME%s\n", self, g.dirFlags())
+			fmt.Fprintf(g.stdout, "then:                KURIER_URL=%s KURIER_TOKEN=<token> %s status\n", url, self)
 			return n.Serve(c.Context(), ln)
 		},
 	}
+}
+
+// selfCommand is how to run this binary again in a printed hint: under
+// `go run` the binary lives in a temporary build directory, so the hint
+// says `go run ./cmd/kurier`.
+func selfCommand(arg0 string) string {
+	if strings.Contains(arg0, string(os.PathSeparator)+"go-build") {
+		return "go run ./cmd/kurier"
+	}
+	return "kurier"
 }
 
 // dirFlags repeats --config/--data-dir in printed hints so they work as typed.

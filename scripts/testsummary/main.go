@@ -22,6 +22,9 @@ type event struct {
 	Test    string
 	Output  string
 	Elapsed float64
+	// ImportPath is set on build-output and build-fail events (go 1.24+),
+	// which carry the compiler's messages.
+	ImportPath string
 }
 
 type result struct {
@@ -71,6 +74,12 @@ func summarise(r io.Reader, w io.Writer) (result, error) {
 		}
 		key := e.Package + " " + e.Test
 		switch e.Action {
+		case "build-output":
+			fmt.Fprint(w, e.Output)
+			continue
+		case "build-fail":
+			res.pkgFailed = append(res.pkgFailed, e.ImportPath+" (build)")
+			continue
 		case "output":
 			output[key] = append(output[key], e.Output)
 			if e.Test != "" && strings.Contains(e.Output, minioMarker) {
