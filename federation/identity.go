@@ -7,17 +7,12 @@ import (
 
 	"github.com/kurier/kurier/federation/wire"
 	"github.com/kurier/kurier/node/api/problem"
+	"github.com/kurier/kurier/node/identity"
 	"github.com/kurier/kurier/node/stix"
 )
 
-// identityNamespace derives a node's STIX identity id from its key
-// fingerprint, so every node computes the same id for a peer.
-var identityNamespace, _ = stix.ParseUUID("01686beb-6580-46a6-85cd-a870b1fe8187")
-
 // STIXIdentityID is the STIX identity id of the node with this fingerprint.
-func STIXIdentityID(fingerprint string) string {
-	return "identity--" + stix.NewUUIDv5(identityNamespace, []byte(fingerprint)).String()
-}
+func STIXIdentityID(fingerprint string) string { return identity.STIXIdentityID(fingerprint) }
 
 type identityDoc struct {
 	once sync.Once

@@ -65,6 +65,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"token", "create", "--name", "x"}, 1, `required flag(s) "role" not set`},
 		{[]string{"status"}, 1, "KURIER_URL is not set"},
 		{[]string{"config", "check", "--config", "/nonexistent/kurier.yaml"}, 1, "no such file"},
+		{[]string{"token", "create", "--name", "x", "--role", "operator", "--tlp-red"}, 2, "--tlp-red needs a role that reads indicators"},
 		{[]string{"bogus"}, 2, `unknown command "bogus" for "kurier"`},
 		{[]string{"config", "bogus"}, 2, `unknown command "bogus" for "kurier config"`},
 		{[]string{"token", "revok"}, 2, `unknown command "revok" for "kurier token"`},

@@ -28,7 +28,10 @@ func newTokenCmd(g *globals) *cobra.Command {
 		return auth.NewTokens(st.Bucket(cfg.Store.Buckets.Objects)), nil
 	}
 
-	var role, name string
+	var (
+		role, name string
+		tlpRed     bool
+	)
 	create := &cobra.Command{
 		Use:   "create --role ROLE --name NAME",
 		Short: "Create a token; it is shown once and stored only as a hash",
@@ -42,17 +45,29 @@ func newTokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			secret, tok, err := tokens.Create(c.Context(), name, r)
+			var opts []auth.TokenOption
+			if tlpRed {
+				if !r.Allowed(auth.Analyst) {
+					return exitError{code: 2, err: fmt.Errorf("--tlp-red needs a role that reads indicators (analyst or admin), not %s", r)}
+				}
+				opts = append(opts, auth.WithTLPRed())
+			}
+			secret, tok, err := tokens.Create(c.Context(), name, r, opts...)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(g.stdout, secret)
-			fmt.Fprintf(g.stderr, "token %s (%s, role %s) created; it is shown only this once.\n", tok.ID, tok.Name, tok.Role)
+			red := ""
+			if tok.TLPRed {
+				red = ", a named recipient of TLP:RED"
+			}
+			fmt.Fprintf(g.stderr, "token %s (%s, role %s%s) created; it is shown only this once.\n", tok.ID, tok.Name, tok.Role, red)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&role, "role", "", "role: analyst, liaison, operator or admin (required)")
 	create.Flags().StringVar(&name, "name", "", "who or what uses the token (required)")
+	create.Flags().BoolVar(&tlpRed, "tlp-red", false, "name the holder a recipient of TLP:RED (without it no token sees TLP:RED objects)")
 	_ = create.MarkFlagRequired("role")
 	_ = create.MarkFlagRequired("name")
 
@@ -70,13 +85,17 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tREVOKED")
+			fmt.Fprintln(tw, "ID\tNAME\tROLE\tTLP:RED\tCREATED\tREVOKED")
 			for _, t := range all {
 				revoked := "-"
 				if t.RevokedAt != nil {
 					revoked = t.RevokedAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), revoked)
+				red := "-"
+				if t.TLPRed {
+					red = "yes"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, red, t.CreatedAt.Format(time.RFC3339), revoked)
 			}
 			return tw.Flush()
 		},

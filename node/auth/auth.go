@@ -80,13 +80,24 @@ type Token struct {
 	Hash      string     `json:"sha256"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// TLPRed names the token's holder a recipient of TLP:RED: without it no
+	// role sees TLP:RED objects (TLP 2.0: RED is for named recipients only).
+	TLPRed bool `json:"tlp_red,omitempty"`
 }
+
+// TokenOption sets an optional attribute of a new token.
+type TokenOption func(*Token)
+
+// WithTLPRed makes the token's holder a named recipient of TLP:RED.
+func WithTLPRed() TokenOption { return func(t *Token) { t.TLPRed = true } }
 
 // Principal is who made a request.
 type Principal struct {
 	TokenID string
 	Name    string
 	Role    Role
+	// TLPRed: the holder is a named recipient of TLP:RED (Token.TLPRed).
+	TLPRed bool
 }
 
 type principalKey struct{}
@@ -130,7 +141,7 @@ func NewTokens(bucket store.Bucket) *Tokens {
 }
 
 // Create makes a token and returns its secret, which is never stored.
-func (t *Tokens) Create(ctx context.Context, name string, role Role) (string, Token, error) {
+func (t *Tokens) Create(ctx context.Context, name string, role Role, opts ...TokenOption) (string, Token, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return "", Token{}, errors.New("auth: token name must not be empty")
@@ -149,6 +160,9 @@ func (t *Tokens) Create(ctx context.Context, name string, role Role) (string, To
 	id := hex.EncodeToString(idb)
 	secret := base64.RawURLEncoding.EncodeToString(sec)
 	tok := Token{ID: id, Name: name, Role: role, Hash: hashSecret(secret), CreatedAt: t.now().UTC()}
+	for _, o := range opts {
+		o(&tok)
+	}
 	if err := t.put(ctx, tok, true); err != nil {
 		return "", Token{}, err
 	}
@@ -217,7 +231,7 @@ func (t *Tokens) Authenticate(ctx context.Context, bearer string) (Principal, er
 	if tok.RevokedAt != nil {
 		return Principal{}, ErrRevoked
 	}
-	return Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role}, nil
+	return Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role, TLPRed: tok.TLPRed}, nil
 }
 
 func (t *Tokens) lookup(ctx context.Context, id string) (Token, error) {

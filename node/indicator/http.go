@@ -22,16 +22,22 @@ import (
 
 // Problem types specific to indicators.
 const (
-	ProblemNotOrigin = problem.TypeBase + "not-origin"
+	ProblemNotOrigin  = problem.NotOrigin
+	ProblemNotCreator = problem.NotCreator
 )
 
-// VisibleTLPs is what a role may read on this node: analysts (and admin)
-// every level; other roles only what may be shared widely.
-func VisibleTLPs(r auth.Role) []string {
-	if r.Allowed(auth.Analyst) {
+// VisibleTLPs is what a token may read on this node: analysts (and admin)
+// every level up to AMBER+STRICT, and TLP:RED only if the token names its
+// holder a recipient of RED (TLP 2.0: RED is for named recipients only);
+// other roles only what may be shared widely.
+func VisibleTLPs(p auth.Principal) []string {
+	if !p.Role.Allowed(auth.Analyst) {
+		return []string{"clear", "green"}
+	}
+	if p.TLPRed {
 		return []string{"clear", "green", "amber", "amber+strict", "red"}
 	}
-	return []string{"clear", "green"}
+	return []string{"clear", "green", "amber", "amber+strict"}
 }
 
 // Handlers serves /api/v1 for indicators.
@@ -66,9 +72,9 @@ func (h *Handlers) internal(w http.ResponseWriter, r *http.Request, err error) {
 	h.fail(w, r, problem.New(problem.Unavailable, http.StatusServiceUnavailable, "the node could not complete the request; retry (request id "+api.RequestID(r.Context())+")"))
 }
 
-func role(r *http.Request) auth.Role {
+func principal(r *http.Request) auth.Principal {
 	p, _ := auth.FromContext(r.Context())
-	return p.Role
+	return p
 }
 
 func boolParam(r *http.Request, name string) bool {
@@ -84,7 +90,7 @@ func (h *Handlers) search(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := index.SearchOptions{
 		AllVersions: boolParam(r, "all_versions"), IncludeRevoked: boolParam(r, "include_revoked"),
-		TLPs: VisibleTLPs(role(r)),
+		TLPs: VisibleTLPs(principal(r)),
 	}
 	if t := r.URL.Query().Get("type"); t != "" {
 		opts.Types = strings.Split(t, ",")
@@ -109,7 +115,7 @@ func (h *Handlers) versions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	visible := map[string]bool{}
-	for _, t := range VisibleTLPs(role(r)) {
+	for _, t := range VisibleTLPs(principal(r)) {
 		visible[t] = true
 	}
 	out := []Stored{}
@@ -131,19 +137,25 @@ func (h *Handlers) versions(w http.ResponseWriter, r *http.Request) {
 // first bad object and property.
 func (h *Handlers) importBundle(w http.ResponseWriter, r *http.Request) {
 	if p := checkMedia(r, "application/json", "application/stix+json"); p != nil {
+		h.svc.Rejected(ReasonMediaType, 1)
 		h.fail(w, r, p)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		h.svc.m.rejected.WithLabelValues(ReasonTooLarge).Inc()
-		h.fail(w, r, api.BodyProblem(err))
+		p := api.BodyProblem(err)
+		reason := ReasonMalformed
+		if p.Status == http.StatusRequestEntityTooLarge {
+			reason = ReasonTooLarge
+		}
+		h.svc.Rejected(reason, 1)
+		h.fail(w, r, p)
 		return
 	}
 	b, err := DecodeInput(body)
 	if err != nil {
-		h.svc.m.rejected.WithLabelValues(ReasonMalformed).Inc()
-		h.fail(w, r, decodeProblem(err))
+		h.svc.Rejected(DecodeReason(err), 1)
+		h.fail(w, r, DecodeProblem(err))
 		return
 	}
 	res, err := h.svc.ImportBundle(r.Context(), b)
@@ -189,9 +201,15 @@ func summary(res Result) ImportSummary {
 	return s
 }
 
-func decodeProblem(err error) *problem.Problem {
-	var de *stix.DecodeError
+// DecodeProblem is the answer to input that cannot be decoded: 400 (413
+// for an oversized object or bundle), naming the object by index and id
+// and the property where known.
+func DecodeProblem(err error) *problem.Problem {
 	p := problem.New(problem.BadRequest, http.StatusBadRequest, err.Error())
+	if errors.Is(err, stix.ErrTooLarge) {
+		p = problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge, err.Error())
+	}
+	var de *stix.DecodeError
 	if errors.As(err, &de) {
 		if de.Offset >= 0 {
 			p.With("offset", de.Offset)
@@ -199,9 +217,12 @@ func decodeProblem(err error) *problem.Problem {
 		if de.Index >= 0 {
 			p.With("object_index", de.Index)
 		}
-	}
-	if errors.Is(err, stix.ErrTooLarge) {
-		p = problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge, err.Error())
+		if de.ID != "" {
+			p.With("object", de.ID)
+		}
+		if de.Property != "" {
+			p.With("property", de.Property)
+		}
 	}
 	return p
 }
@@ -327,14 +348,24 @@ func validationProblem(err error) *problem.Problem {
 	return p
 }
 
+// withObject names the object of an /objects/{id}/... route.
+func withObject(r *http.Request, p *problem.Problem) *problem.Problem {
+	if id := chi.URLParam(r, "id"); id != "" {
+		p.With("object", id)
+	}
+	return p
+}
+
 func (h *Handlers) writeAddError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrRejected):
 		h.fail(w, r, validationProblem(err))
 	case errors.Is(err, ErrNotFound):
 		h.fail(w, r, problem.New(problem.NotFound, http.StatusNotFound, err.Error()))
+	case errors.Is(err, ErrNotCreator):
+		h.fail(w, r, withObject(r, problem.New(ProblemNotCreator, http.StatusConflict, err.Error())).With("property", "created_by_ref"))
 	case errors.Is(err, ErrNotOrigin):
-		h.fail(w, r, problem.New(ProblemNotOrigin, http.StatusConflict, err.Error()))
+		h.fail(w, r, withObject(r, problem.New(ProblemNotOrigin, http.StatusConflict, err.Error())))
 	default:
 		h.internal(w, r, err)
 	}
@@ -460,7 +491,7 @@ func queryFrom(r *http.Request) (index.Query, *problem.Problem) {
 	if id := qs.Get("id"); id != "" {
 		q.IDs = strings.Split(id, ",")
 	}
-	visible := VisibleTLPs(role(r))
+	visible := VisibleTLPs(principal(r))
 	q.TLPs = visible
 	if t := qs.Get("tlp"); t != "" {
 		q.TLPs = nil

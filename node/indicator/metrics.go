@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("indicator: register metrics: %w", err)
 		}
 	}
-	for _, r := range []string{ReasonInvalid, ReasonSpecVersion, ReasonPattern, ReasonMarking, ReasonDuplicate, ReasonNotOrigin, ReasonMalformed, ReasonTooLarge, ReasonStoreFailure} {
+	for _, r := range []string{ReasonInvalid, ReasonSpecVersion, ReasonPattern, ReasonMarking, ReasonDuplicate, ReasonNotOrigin, ReasonNotCreator, ReasonLossyNumber, ReasonMediaType, ReasonMalformed, ReasonTooLarge, ReasonStoreFailure} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m, nil

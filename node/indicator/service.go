@@ -6,6 +6,7 @@
 package indicator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,7 @@ type Service struct {
 	idx        *index.Index
 	defaultTLP stix.TLP
 	statePath  string
+	creators   map[string]bool // STIX identities this node writes as
 	m          *metrics
 
 	mu        sync.Mutex // one ingest at a time: version and origin checks see a stable index
@@ -60,6 +62,10 @@ type Options struct {
 	// StatePath records the last segment applied to the index, so a
 	// restart replays only what a crash may have left unindexed.
 	StatePath string
+	// CreatorRefs are the STIX identity ids this node authors as: objects
+	// whose created_by_ref is one of them (or unset) may be revoked and
+	// remarked here; any other created_by_ref is a third party's object.
+	CreatorRefs []string
 }
 
 // New builds the service and brings the index up to date with the
@@ -84,6 +90,10 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	s := &Service{
 		log: opts.Logger, self: opts.Identity, sealer: opts.Sealer, seg: opts.Segments, idx: opts.Index,
 		defaultTLP: opts.DefaultTLP, statePath: opts.StatePath, m: m, lastAdded: opts.Index.LastAdded(),
+		creators: map[string]bool{},
+	}
+	for _, ref := range opts.CreatorRefs {
+		s.creators[ref] = true
 	}
 	if s.idx.Incomplete() {
 		s.log.Info("index is new or an earlier rebuild was interrupted: building it from the object store")
@@ -131,6 +141,9 @@ const (
 	ReasonMarking        = "unknown_marking"
 	ReasonDuplicate      = "duplicate_in_bundle"
 	ReasonNotOrigin      = "not_origin"
+	ReasonNotCreator     = "not_creator"
+	ReasonLossyNumber    = "lossy_number"
+	ReasonMediaType      = "unsupported_media_type"
 	ReasonBadSignature   = "bad_signature"
 	ReasonMalformed      = "malformed"
 	ReasonTooLarge       = "too_large"
@@ -176,6 +189,21 @@ func (s *Service) ImportBundle(ctx context.Context, b *stix.Bundle) (Result, err
 	return res, err
 }
 
+// Rejected counts n objects refused before they reached ImportBundle
+// (a body or envelope that could not be read, a wrong media type), so
+// kurier_indicators_rejected_total covers every refusal.
+func (s *Service) Rejected(reason string, n int) {
+	s.m.rejected.WithLabelValues(reason).Add(float64(n))
+}
+
+// DecodeReason is the rejection reason for an input that failed to decode.
+func DecodeReason(err error) string {
+	if errors.Is(err, stix.ErrTooLarge) {
+		return ReasonTooLarge
+	}
+	return ReasonMalformed
+}
+
 func failureOf(id, version string, errs []*stix.ValidationError) Status {
 	st := Status{ID: id, Version: version, Reason: ReasonInvalid}
 	if len(errs) > 0 {
@@ -194,6 +222,8 @@ func failureOf(id, version string, errs []*stix.ValidationError) Status {
 			st.Reason = ReasonDuplicate
 		case strings.Contains(e.Reason, "unknown marking"):
 			st.Reason = ReasonMarking
+		case strings.Contains(e.Reason, "RFC 8785"):
+			st.Reason = ReasonLossyNumber
 		}
 	}
 	return st
@@ -230,7 +260,8 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 	defer s.mu.Unlock()
 	var res Result
 	var batch []*prepared
-	seen := map[string]bool{} // id+version within this call
+	seen := map[string]bool{}          // id+version within this call
+	first := map[string]*index.Entry{} // first accepted version of an id within this call
 	for i := range preps {
 		p := &preps[i]
 		if p.err != nil {
@@ -247,23 +278,56 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 		if err != nil {
 			return res, fmt.Errorf("indicator: index lookup: %w", err)
 		}
-		if ok && cur.Origin != p.entry.Origin {
+		// Versions earlier in this call are not indexed yet: judge origin
+		// and creator against the first of them too.
+		owner, held := cur, ok
+		if !held {
+			if e, pending := first[p.entry.ID]; pending {
+				owner, held = *e, true
+			}
+		}
+		// A version this node holds (any of its versions, whoever sent it)
+		// is a duplicate before any origin or ordering rule: nothing is
+		// written, and the caller compares contents (federation flags a
+		// conflict, or records another provenance).
+		if ok && (!p.entry.Modified.After(cur.Modified) || cur.Origin != p.entry.Origin || cur.CreatedBy != p.entry.CreatedBy) {
+			dup, err := s.holdsVersion(p.entry.ID, p.entry.Modified)
+			if err != nil {
+				return res, err
+			}
+			if dup {
+				p.status.Outcome = "duplicate"
+				res.Successes = append(res.Successes, p.status)
+				continue
+			}
+		}
+		if held && owner.CreatedBy != p.entry.CreatedBy {
+			// STIX: only the creator may version an object, so a version
+			// naming another creator is not this object's history.
+			st := p.status
+			st.Reason = ReasonNotCreator
+			st.Property = "created_by_ref"
+			st.Message = fmt.Sprintf("%s is held with created_by_ref %q; a version with created_by_ref %q is not its creator's", p.entry.ID, owner.CreatedBy, p.entry.CreatedBy)
+			res.Failures = append(res.Failures, st)
+			continue
+		}
+		if held && owner.Origin != p.entry.Origin {
 			st := p.status
 			st.Reason = ReasonNotOrigin
-			st.Message = fmt.Sprintf("%s was first published by node %s; only its origin may issue new versions", p.entry.ID, cur.Origin)
+			st.Message = fmt.Sprintf("%s was first published by node %s; only its origin may issue new versions", p.entry.ID, owner.Origin)
 			res.Failures = append(res.Failures, st)
 			continue
 		}
 		if ok && !p.entry.Modified.After(cur.Modified) {
-			if p.entry.Modified.Equal(cur.Modified) {
-				p.status.Outcome = "duplicate"
-			} else {
-				p.status.Outcome = "older"
-			}
+			// Older than the current version and not held: ignored.
+			p.status.Outcome = "older"
 			res.Successes = append(res.Successes, p.status)
 			continue
 		}
 		seen[key] = true
+		if _, dup := first[p.entry.ID]; !dup {
+			first[p.entry.ID] = &p.entry
+		}
 		batch = append(batch, p)
 	}
 	for len(batch) > 0 {
@@ -284,6 +348,21 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 		batch = batch[n:]
 	}
 	return res, nil
+}
+
+// holdsVersion reports whether a version of id with this modified is
+// stored.
+func (s *Service) holdsVersion(id string, modified time.Time) (bool, error) {
+	es, err := s.idx.Versions(id)
+	if err != nil {
+		return false, fmt.Errorf("indicator: versions of %s: %w", id, err)
+	}
+	for _, e := range es {
+		if e.Modified.Equal(modified) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // sign canonicalises and signs in parallel: signing is the CPU-bound part
@@ -503,15 +582,26 @@ func StatePath(dataDir string) string { return filepath.Join(dataDir, "index", "
 
 // DecodeInput reads what users import: a STIX bundle, or a single STIX
 // object (wrapped into a bundle), as several OASIS examples are.
+// A decoding error names the object (index, id) and property where the
+// input tells them.
 func DecodeInput(data []byte) (*stix.Bundle, error) {
+	b, err := decodeInput(data)
+	var de *stix.DecodeError
+	if errors.As(err, &de) {
+		de.Locate(data)
+	}
+	return b, err
+}
+
+func decodeInput(data []byte) (*stix.Bundle, error) {
 	var head struct {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return stix.DecodeBundle(strings.NewReader(string(data))) // for its positioned error
+		return stix.DecodeBundle(bytes.NewReader(data)) // for its positioned error
 	}
 	if head.Type == "bundle" {
-		return stix.DecodeBundle(strings.NewReader(string(data)))
+		return stix.DecodeBundle(bytes.NewReader(data))
 	}
 	o, err := stix.DecodeObject(data)
 	if err != nil {

@@ -20,14 +20,19 @@ import (
 )
 
 type env struct {
-	dir    string
-	bucket store.Bucket
-	id     *identity.Identity
-	svc    *Service
-	idx    *index.Index
+	// creators are the STIX identities the service authors as (Options.CreatorRefs).
+	creators []string
+	dir      string
+	bucket   store.Bucket
+	id       *identity.Identity
+	svc      *Service
+	idx      *index.Index
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, nil) }
+
+// newEnvWith starts a service that authors as the given STIX identities.
+func newEnvWith(t *testing.T, creators []string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := fsstore.New(filepath.Join(dir, "store"))
@@ -41,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{dir: dir, bucket: st.Bucket("objects"), id: id}
+	e := &env{dir: dir, bucket: st.Bucket("objects"), id: id, creators: creators}
 	e.open(t)
 	return e
 }
@@ -63,7 +68,7 @@ func (e *env) open(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idx.Close() })
-	svc, err := New(ctx, Options{Identity: e.id, Sealer: sealer, Segments: seg, Index: idx, StatePath: StatePath(e.dir)})
+	svc, err := New(ctx, Options{Identity: e.id, Sealer: sealer, Segments: seg, Index: idx, StatePath: StatePath(e.dir), CreatorRefs: e.creators})
 	if err != nil {
 		t.Fatal(err)
 	}

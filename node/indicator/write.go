@@ -13,8 +13,22 @@ import (
 var (
 	ErrNotFound  = errors.New("indicator: no such object")
 	ErrNotOrigin = errors.New("indicator: only the origin node may issue new versions")
-	ErrRejected  = errors.New("indicator: object rejected")
+	// ErrNotCreator: the object names another producer in created_by_ref;
+	// STIX lets only the creator issue new versions, even when this node
+	// first published it (an imported report, say). It is also an
+	// ErrNotOrigin, so callers that only know that one still answer 409.
+	ErrNotCreator error = &refinedError{"indicator: only the object's creator may issue new versions", ErrNotOrigin}
+	ErrRejected         = errors.New("indicator: object rejected")
 )
+
+// refinedError is a narrower kind of a broader error.
+type refinedError struct {
+	msg    string
+	parent error
+}
+
+func (e *refinedError) Error() string { return e.msg }
+func (e *refinedError) Unwrap() error { return e.parent }
 
 // Add validates and stores objects this node creates (quick add,
 // sightings). Any failure rejects the whole call: nothing is stored.
@@ -51,7 +65,8 @@ func (s *Service) Revoke(ctx context.Context, id string, now time.Time) (*stix.O
 }
 
 // ownCurrent decodes the current version of one of this node's own
-// objects: only the origin may issue new versions.
+// objects: only the origin may issue new versions, and only of objects
+// with no creator named or created by one of the node's own identities.
 func (s *Service) ownCurrent(ctx context.Context, id string) (*stix.Object, error) {
 	cur, ok, err := s.Current(ctx, id)
 	if err != nil {
@@ -61,11 +76,16 @@ func (s *Service) ownCurrent(ctx context.Context, id string) (*stix.Object, erro
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if cur.Origin != s.self.Fingerprint() {
+		s.m.rejected.WithLabelValues(ReasonNotOrigin).Inc()
 		return nil, fmt.Errorf("%w: %s belongs to node %s", ErrNotOrigin, id, cur.Origin)
 	}
 	o, err := stix.DecodeObject(cur.Object)
 	if err != nil {
 		return nil, fmt.Errorf("indicator: decode %s: %w", id, err)
+	}
+	if o.CreatedByRef != "" && !s.creators[o.CreatedByRef] {
+		s.m.rejected.WithLabelValues(ReasonNotCreator).Inc()
+		return nil, fmt.Errorf("%w: %s was created by %s, not by this node", ErrNotCreator, id, o.CreatedByRef)
 	}
 	if o.Modified.IsZero() {
 		return nil, fmt.Errorf("%w: %s has no modified property and cannot be versioned", ErrRejected, id)

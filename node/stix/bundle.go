@@ -175,8 +175,17 @@ func (d *BundleDecoder) fail(index int, err error) error {
 	if o := offsetOf(err); o >= 0 {
 		off = o
 	}
-	d.err = &DecodeError{Index: index, Offset: off, Err: err}
+	d.err = newDecodeError(index, off, err)
 	return d.err
+}
+
+// headID reads an object's id without keeping anything else.
+func headID(raw []byte) (string, bool) {
+	var h struct {
+		ID string `json:"id"`
+	}
+	err := json.Unmarshal(raw, &h)
+	return h.ID, err == nil && h.ID != ""
 }
 
 // Next returns the next object of the bundle, or io.EOF after the bundle
@@ -265,10 +274,17 @@ func (d *BundleDecoder) Next() (*Object, error) {
 				return nil, d.fail(d.n, err)
 			}
 			if len(raw) > d.lim.MaxObjectBytes {
-				return nil, d.fail(d.n, fmt.Errorf("%w: object is %d bytes, limit %d", ErrTooLarge, len(raw), d.lim.MaxObjectBytes))
+				id, _ := headID(raw)
+				return nil, d.fail(d.n, &propError{id: id, err: fmt.Errorf("%w: object is %d bytes, limit %d", ErrTooLarge, len(raw), d.lim.MaxObjectBytes)})
 			}
+			start := d.dec.InputOffset() - int64(len(raw))
 			keys, props, err := decodeProps(raw)
 			if err != nil {
+				// Offsets inside raw become offsets in the input.
+				if o := offsetOf(err); o >= 0 {
+					d.err = newDecodeError(d.n, start+o, err)
+					return nil, d.err
+				}
 				return nil, d.fail(d.n, err)
 			}
 			o := &Object{props: props, keys: keys}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gowebpki/jcs"
@@ -150,9 +151,11 @@ var ErrTooLarge = errors.New("stix: input exceeds size limit")
 
 // DecodeError describes malformed input.
 type DecodeError struct {
-	Index  int   // index of the object in the bundle's objects, or -1
-	Offset int64 // byte offset in the input where the problem was noticed, or -1
-	Err    error
+	Index    int    // index of the object in the bundle's objects, or -1
+	Offset   int64  // byte offset in the input where the problem was noticed, or -1
+	ID       string // the object's id, when it was read before the problem
+	Property string // the top-level property being read, when known
+	Err      error
 }
 
 func (e *DecodeError) Error() string {
@@ -160,10 +163,57 @@ func (e *DecodeError) Error() string {
 	if e.Index >= 0 {
 		s += fmt.Sprintf("objects[%d]: ", e.Index)
 	}
+	if e.ID != "" {
+		s += e.ID + ": "
+	}
+	if e.Property != "" {
+		s += "property " + strconv.Quote(e.Property) + ": "
+	}
 	if e.Offset >= 0 {
 		s += fmt.Sprintf("at byte %d: ", e.Offset)
 	}
 	return s + e.Err.Error()
+}
+
+// Locate fills in the object's id and property from the whole input
+// (streaming decoders cannot look back), for syntax errors.
+func (e *DecodeError) Locate(data []byte) {
+	if e.ID != "" && e.Property != "" {
+		return
+	}
+	loc, ok := Locate(data)
+	if !ok {
+		return
+	}
+	if e.Index < 0 {
+		e.Index = loc.Index
+	}
+	if e.ID == "" {
+		e.ID = loc.ID
+	}
+	if e.Property == "" {
+		e.Property = loc.Property
+	}
+}
+
+// propError is a decoding problem in one property of an object.
+type propError struct {
+	id, prop string
+	err      error
+}
+
+func (e *propError) Error() string { return e.err.Error() }
+func (e *propError) Unwrap() error { return e.err }
+
+// newDecodeError builds a DecodeError, taking id and property from a
+// propError.
+func newDecodeError(index int, offset int64, err error) *DecodeError {
+	de := &DecodeError{Index: index, Offset: offset, Err: err}
+	var pe *propError
+	if errors.As(err, &pe) {
+		de.ID, de.Property, de.Err = pe.id, pe.prop, pe.err
+	}
+	return de
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -178,7 +228,7 @@ func DecodeObject(b []byte) (*Object, error) {
 	}
 	keys, props, err := decodeProps(b)
 	if err != nil {
-		return nil, &DecodeError{Index: -1, Offset: offsetOf(err), Err: err}
+		return nil, newDecodeError(-1, offsetOf(err), err)
 	}
 	o := &Object{props: props, keys: keys}
 	o.parseCommon()
@@ -206,23 +256,27 @@ func decodeProps(b []byte) ([]string, map[string]json.RawMessage, error) {
 	}
 	var keys []string
 	props := make(map[string]json.RawMessage)
+	id := ""
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, &propError{id: id, err: err}
 		}
 		k := tok.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, err
+			return nil, nil, &propError{id: id, prop: k, err: err}
 		}
 		if _, dup := props[k]; dup {
-			return nil, nil, fmt.Errorf("duplicate property %q", k)
+			return nil, nil, &propError{id: id, prop: k, err: fmt.Errorf("duplicate property %q", k)}
 		}
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return nil, nil, err
+			return nil, nil, &propError{id: id, prop: k, err: err}
+		}
+		if k == "id" {
+			_ = json.Unmarshal(raw, &id)
 		}
 		props[k] = buf.Bytes()
 		keys = append(keys, k)

@@ -361,9 +361,28 @@ func (c *checker) run() {
 		c.checkCreatedModified()
 	}
 	c.checkType()
+	c.checkNumbers()
 	if c.opts.KnownMarking != nil {
 		for _, r := range UnknownMarkingRefs(o, c.opts.KnownMarking) {
 			c.err("object_marking_refs", "unknown marking definition %s (neither TLP nor known)", r)
+		}
+	}
+}
+
+// checkNumbers refuses numbers the signed RFC 8785 form would change (see
+// numbers.go), naming the top-level property that holds them.
+func (c *checker) checkNumbers() {
+	for _, k := range c.o.keys {
+		for _, n := range lossyNumbers(c.o.props[k]) {
+			lit := n.literal
+			if len(lit) > 40 {
+				lit = lit[:40] + "…"
+			}
+			if n.canonical == "" {
+				c.err(k, "number %s is outside what RFC 8785 canonicalisation can represent (an IEEE 754 double); send it as a string", lit)
+			} else {
+				c.err(k, "number %s would change to %s in the RFC 8785 canonical form that is signed; send it as a string", lit, n.canonical)
+			}
 		}
 	}
 }

@@ -14,14 +14,14 @@ import (
 	"github.com/kurier/kurier/node/stix"
 )
 
-// BenchmarkObjectsPaging pages a TLP:GREEN collection of N objects
-// (KURIER_TAXII_BENCH_OBJECTS, default 20000; the target in issue 3 is
-// 100,000) through HTTP with limit=1000, as a TAXII client polls it, and
-// reports objects/s.
+// BenchmarkObjectsPaging pages a TLP:GREEN collection of 100,000 objects
+// (the figure issue 3 asks for; KURIER_TAXII_BENCH_OBJECTS changes it for
+// quick runs) through real HTTP with limit=1000, following `next` as a
+// TAXII client polls it, and reports objects/s and pages/s.
 //
-//	KURIER_TAXII_BENCH_OBJECTS=100000 go test -run '^$' -bench ObjectsPaging -benchtime 3x ./node/taxii
+//	go test -run '^$' -bench ObjectsPaging -benchtime 3x -timeout 30m ./node/taxii
 func BenchmarkObjectsPaging(b *testing.B) {
-	n := 20000
+	n := 100000
 	if v, err := strconv.Atoi(os.Getenv("KURIER_TAXII_BENCH_OBJECTS")); err == nil && v > 0 {
 		n = v
 	}
@@ -53,7 +53,7 @@ func BenchmarkObjectsPaging(b *testing.B) {
 
 	client := &http.Client{}
 	b.ResetTimer()
-	total := 0
+	total, pages := 0, 0
 	for b.Loop() {
 		next := ""
 		for {
@@ -72,6 +72,7 @@ func BenchmarkObjectsPaging(b *testing.B) {
 				b.Fatalf("page: %d %v", resp.StatusCode, err)
 			}
 			total += len(env.Objects)
+			pages++
 			if !env.More {
 				break
 			}
@@ -82,6 +83,7 @@ func BenchmarkObjectsPaging(b *testing.B) {
 		b.Fatalf("paged %d objects, want %d", total, n*b.N)
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(float64(pages)/b.Elapsed().Seconds(), "pages/s")
 }
 
 func firstFailure(res indicator.Result) string {

@@ -140,7 +140,7 @@ func (c *specClient) asPages(u, member string, perRequest int, params url.Values
 // manifest (paged), get an object, object versions.
 func TestStandardClient(t *testing.T) {
 	f := newFixture(t)
-	c := &specClient{t: t, bearer: f.bearer["analyst"]}
+	c := &specClient{t: t, bearer: f.bearer["analyst-red"]}
 	discoveryURL := f.srv.URL + DiscoveryPath
 
 	// Server Discovery (4.1).

@@ -107,10 +107,10 @@ func resourceOf(c Collection) collectionResource {
 }
 
 func (s *Server) collections(w http.ResponseWriter, r *http.Request) {
-	role := principal(r).Role
+	p := principal(r)
 	var out collectionsResource
 	for _, c := range Collections {
-		if Visible(role, c) {
+		if Visible(p, c) {
 			out.Collections = append(out.Collections, resourceOf(c))
 		}
 	}
@@ -122,7 +122,7 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request) {
 func (s *Server) visible(w http.ResponseWriter, r *http.Request) (Collection, bool) {
 	key := chi.URLParam(r, "collection")
 	c, ok := lookup(key)
-	if !ok || !Visible(principal(r).Role, c) {
+	if !ok || !Visible(principal(r), c) {
 		s.fail(w, r, problem.NotFound, http.StatusNotFound, "no collection "+key)
 		return Collection{}, false
 	}

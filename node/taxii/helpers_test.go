@@ -46,10 +46,13 @@ type fixture struct {
 	bearer map[string]string
 	srv    *httptest.Server
 	taxii  *Server
+	// indReg holds the indicator service's metrics (it outlives restarts).
+	indReg *prometheus.Registry
 }
 
 type fixtureOpts struct {
-	maxLimit int
+	maxLimit  int
+	bodyLimit int64 // http.max_body_bytes and max_content_length; testBodyLimit if 0
 }
 
 func newFixture(t testing.TB, fo ...fixtureOpts) *fixture {
@@ -78,12 +81,13 @@ func newFixture(t testing.TB, fo ...fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idx.Close() })
+	indReg := prometheus.NewRegistry()
 	svc, err := indicator.New(ctx, indicator.Options{Identity: id, Sealer: sealer, Segments: seg, Index: idx,
-		StatePath: indicator.StatePath(dir)})
+		StatePath: indicator.StatePath(dir), Registerer: indReg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, bucket: bucket, svc: svc, tokens: auth.NewTokens(bucket), bearer: map[string]string{}}
+	f := &fixture{t: t, bucket: bucket, svc: svc, tokens: auth.NewTokens(bucket), bearer: map[string]string{}, indReg: indReg}
 	for name, role := range map[string]auth.Role{
 		"analyst": auth.Analyst, "analyst2": auth.Analyst, "operator": auth.Operator,
 		"liaison": auth.Liaison, "admin": auth.Admin,
@@ -94,6 +98,12 @@ func newFixture(t testing.TB, fo ...fixtureOpts) *fixture {
 		}
 		f.bearer[name] = secret
 	}
+	// A named recipient of TLP:RED.
+	secret, _, err := f.tokens.Create(ctx, "analyst-red", auth.Analyst, auth.WithTLPRed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.bearer["analyst-red"] = secret
 	var o fixtureOpts
 	if len(fo) > 0 {
 		o = fo[0]
@@ -110,20 +120,25 @@ func (f *fixture) start(o fixtureOpts) {
 		f.srv.Close()
 	}
 	reg := prometheus.NewRegistry()
+	limit := o.bodyLimit
+	if limit == 0 {
+		limit = testBodyLimit
+	}
 	a, err := api.New(api.Options{
-		Registerer: reg, Gatherer: reg, Auth: f.tokens, Audit: audit.New(f.bucket), MaxBodyBytes: testBodyLimit,
+		Registerer: reg, Gatherer: reg, Auth: f.tokens, Audit: audit.New(f.bucket), MaxBodyBytes: limit,
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	ts, err := New(Options{
 		Indicators: f.svc, Statuses: f.bucket, Registerer: reg, Title: "Kurier test node",
-		Contact: "cert@example.org", MaxContentLength: testBodyLimit, MaxLimit: o.maxLimit,
+		Contact: "cert@example.org", MaxContentLength: limit, MaxLimit: o.maxLimit,
 	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	ts.Mount(a)
+	f.svc.Mount(a) // /api/v1 too: bad-input tests compare both doors
 	f.taxii = ts
 	f.srv = httptest.NewServer(a.Handler())
 	f.t.Cleanup(f.srv.Close)

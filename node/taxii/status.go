@@ -78,12 +78,14 @@ func (s *Server) addObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !taxiiContent(ct) {
+		s.ind.Rejected(indicator.ReasonMediaType, 1)
 		s.fail(w, r, problem.UnsupportedMedia, http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Type %q is not supported; send a TAXII envelope as %s", ct, MediaType))
 		return
 	}
 	requested := s.opts.Now()
 	if r.ContentLength > s.opts.MaxContentLength {
+		s.ind.Rejected(indicator.ReasonTooLarge, 1)
 		s.tooLarge(w, r)
 		return
 	}
@@ -91,14 +93,17 @@ func (s *Server) addObjects(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
+			s.ind.Rejected(indicator.ReasonTooLarge, 1)
 			s.tooLarge(w, r)
 			return
 		}
+		s.ind.Rejected(indicator.ReasonMalformed, 1)
 		s.writeProblem(w, r, api.BodyProblem(err))
 		return
 	}
 	raws, p := decodeEnvelope(body)
 	if p != nil {
+		s.ind.Rejected(indicator.ReasonMalformed, 1)
 		s.writeProblem(w, r, p)
 		return
 	}
@@ -112,8 +117,10 @@ func (s *Server) addObjects(w http.ResponseWriter, r *http.Request) {
 		o, err := stix.DecodeObject(raw)
 		if err != nil {
 			id, version := headOf(raw)
+			reason := indicator.DecodeReason(err)
+			s.ind.Rejected(reason, 1)
 			st.Failures = append(st.Failures, statusDetail{ID: id, Version: version,
-				Message: fmt.Sprintf("objects[%d] is not a STIX object: %v", i, err)})
+				Message: fmt.Sprintf("objects[%d] is not a STIX object: %v (reason: %s)", i, err, reason)})
 			continue
 		}
 		objs = append(objs, o)
@@ -168,7 +175,21 @@ func decodeEnvelope(body []byte) ([]json.RawMessage, *problem.Problem) {
 			return nil, problem.New(problem.BadRequest, http.StatusBadRequest,
 				"the body must be a TAXII envelope: a JSON object whose \"objects\" is a list").With("property", "objects")
 		}
-		return nil, api.BodyProblem(err)
+		p := api.BodyProblem(err)
+		// Name the object and property being read where the error lies.
+		if loc, ok := stix.Locate(body); ok {
+			if loc.Index >= 0 {
+				p.With("object_index", loc.Index)
+				p.Detail = fmt.Sprintf("objects[%d]: %s", loc.Index, p.Detail)
+			}
+			if loc.ID != "" {
+				p.With("object", loc.ID)
+			}
+			if loc.Property != "" {
+				p.With("property", loc.Property)
+			}
+		}
+		return nil, p
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, problem.New(problem.BadRequest, http.StatusBadRequest, "the body holds more than one JSON value")

@@ -6,7 +6,7 @@
 // Collections are views of the node's indicator store: the collection of a
 // TLP level serves every object version whose effective TLP (its TLP marking,
 // or the node's default for unmarked objects) is that level. Which
-// collections a token sees depends on its role (see Visible); a collection
+// collections a token sees depends on its role and TLP:RED grant (see Visible); a collection
 // the role may not see answers 404, as if it did not exist. Objects are
 // served as their stored canonical JSON, unchanged. Revoked objects are
 // served too: a TAXII consumer needs the revocation.
@@ -61,6 +61,9 @@ type Indicators interface {
 	Query(ctx context.Context, q index.Query) (indicator.Page, error)
 	// Entries selects index entries without reading the objects.
 	Entries(q index.Query) (index.Page, error)
+	// Rejected counts objects refused before ImportBundle saw them (an
+	// unreadable or oversized envelope or object, a wrong media type).
+	Rejected(reason string, n int)
 }
 
 // Options are the server's dependencies and settings.
@@ -220,14 +223,15 @@ func aliasOf(t stix.TLP) string {
 	return t.Short()
 }
 
-// Visible reports whether a role may see a collection: analysts and admins
-// see all five TLP collections and the inbox; operators and liaisons see
-// TLP:CLEAR and TLP:GREEN only, and no inbox.
-func Visible(r auth.Role, c Collection) bool {
+// Visible reports whether a token may see a collection: analysts and
+// admins see the TLP collections up to AMBER+STRICT and the inbox, and the
+// TLP:RED collection only with a token that names them a recipient of RED;
+// operators and liaisons see TLP:CLEAR and TLP:GREEN only, and no inbox.
+func Visible(p auth.Principal, c Collection) bool {
 	if c.ID == CollectionInbox {
-		return r.Allowed(auth.Analyst)
+		return p.Role.Allowed(auth.Analyst)
 	}
-	return slices.Contains(indicator.VisibleTLPs(r), c.TLP.Short())
+	return slices.Contains(indicator.VisibleTLPs(p), c.TLP.Short())
 }
 
 // lookup finds a collection by id or alias.

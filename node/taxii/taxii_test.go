@@ -470,8 +470,9 @@ func TestRoles(t *testing.T) {
 		who  string
 		want []string
 	}{
-		{"analyst", []string{CollectionClear, CollectionGreen, CollectionAmber, CollectionAmberStrict, CollectionRed, CollectionInbox}},
-		{"admin", []string{CollectionClear, CollectionGreen, CollectionAmber, CollectionAmberStrict, CollectionRed, CollectionInbox}},
+		{"analyst", []string{CollectionClear, CollectionGreen, CollectionAmber, CollectionAmberStrict, CollectionInbox}},
+		{"admin", []string{CollectionClear, CollectionGreen, CollectionAmber, CollectionAmberStrict, CollectionInbox}},
+		{"analyst-red", []string{CollectionClear, CollectionGreen, CollectionAmber, CollectionAmberStrict, CollectionRed, CollectionInbox}},
 		{"operator", []string{CollectionClear, CollectionGreen}},
 		{"liaison", []string{CollectionClear, CollectionGreen}},
 	} {
@@ -505,7 +506,9 @@ func TestRoles(t *testing.T) {
 		{"hidden object", "operator", http.MethodGet, objectsPath(CollectionRed) + red + "/", http.StatusNotFound},
 		{"hidden manifest", "liaison", http.MethodGet, collectionPath(CollectionAmber) + "manifest/", http.StatusNotFound},
 		{"hidden inbox", "operator", http.MethodPost, objectsPath(CollectionInbox), http.StatusNotFound},
-		{"red for analysts", "analyst", http.MethodGet, objectsPath(CollectionRed) + red + "/", http.StatusOK},
+		{"red hidden from analysts not named", "analyst", http.MethodGet, objectsPath(CollectionRed) + red + "/", http.StatusNotFound},
+		{"red hidden from admin not named", "admin", http.MethodGet, objectsPath(CollectionRed), http.StatusNotFound},
+		{"red for named recipients", "analyst-red", http.MethodGet, objectsPath(CollectionRed) + red + "/", http.StatusOK},
 		{"clear for operators", "operator", http.MethodGet, objectsPath(CollectionClear), http.StatusOK},
 		{"by alias", "operator", http.MethodGet, objectsPath("tlp-clear"), http.StatusOK},
 		{"inbox objects", "analyst", http.MethodGet, objectsPath(CollectionInbox), http.StatusForbidden},
@@ -528,6 +531,28 @@ func TestRoles(t *testing.T) {
 				t.Fatalf("problem without TAXII members: %s", r.body)
 			}
 		})
+	}
+}
+
+// TestRedOverAPI: /api/v1 hides TLP:RED from every token that does not
+// name its holder a recipient of RED, as TAXII does.
+func TestRedOverAPI(t *testing.T) {
+	f := newFixture(t)
+	now := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
+	red := "indicator--" + uuid4(t)
+	f.mustPost(indicatorJSON(red, now, stix.TLPRed, 1))
+	for _, tc := range []struct {
+		who  string
+		sees bool
+	}{
+		{"analyst", false}, {"admin", false}, {"analyst-red", true},
+	} {
+		for _, path := range []string{"/api/v1/search?value=198.51.100.1", "/api/v1/export?type=indicator", "/api/v1/objects/" + red} {
+			r := f.do(http.MethodGet, tc.who, path, nil)
+			if got := r.code == http.StatusOK && strings.Contains(string(r.body), red); got != tc.sees {
+				t.Errorf("%s GET %s: sees the RED object %v, want %v (%d %s)", tc.who, path, got, tc.sees, r.code, r.body)
+			}
+		}
 	}
 }
 

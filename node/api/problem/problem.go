@@ -27,6 +27,8 @@ const (
 	TooLarge         = TypeBase + "payload-too-large"
 	UnsupportedMedia = TypeBase + "unsupported-media-type"
 	Validation       = TypeBase + "validation-failed"
+	NotOrigin        = TypeBase + "not-origin"
+	NotCreator       = TypeBase + "not-creator"
 	Unavailable      = TypeBase + "unavailable"
 	Timeout          = TypeBase + "timeout"
 	Internal         = TypeBase + "internal"
@@ -94,6 +96,8 @@ var titles = map[string]string{
 	TooLarge:         "Request body too large",
 	UnsupportedMedia: "Unsupported media type",
 	Validation:       "Validation failed",
+	NotOrigin:        "Only the origin node may version this object",
+	NotCreator:       "Only the object's creator may version it",
 	Unavailable:      "Service unavailable",
 	Timeout:          "Request timed out",
 	Internal:         "Internal error",
