@@ -7,12 +7,11 @@ import (
 
 	"github.com/kurier/kurier/federation/wire"
 	"github.com/kurier/kurier/node/api/problem"
-	"github.com/kurier/kurier/node/identity"
 	"github.com/kurier/kurier/node/stix"
 )
 
 // STIXIdentityID is the STIX identity id of the node with this fingerprint.
-func STIXIdentityID(fingerprint string) string { return identity.STIXIdentityID(fingerprint) }
+func STIXIdentityID(fingerprint string) string { return stix.NodeIdentityID(fingerprint) }
 
 type identityDoc struct {
 	once sync.Once

@@ -563,3 +563,20 @@ func TestQuickIndicatorAndSighting(t *testing.T) {
 		t.Error("sighting of an SCO accepted")
 	}
 }
+
+// TestNodeIdentityID: a node's STIX identity id is derived from its key
+// fingerprint alone and must never change (peers compute it for each
+// other, and objects name it in created_by_ref).
+func TestNodeIdentityID(t *testing.T) {
+	tests := []struct{ fpr, want string }{
+		{"7F3A000000000000000000000000000000000000", "identity--41438f61-2c91-5fa8-a1d0-e330ea231c73"},
+	}
+	for _, tt := range tests {
+		if got := NodeIdentityID(tt.fpr); got != tt.want {
+			t.Errorf("NodeIdentityID(%s) = %s, want %s", tt.fpr, got, tt.want)
+		}
+	}
+	if NodeIdentityID("A") == NodeIdentityID("B") {
+		t.Fatal("two fingerprints, one id")
+	}
+}
