@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kurier/kurier/federation/wire"
+	"github.com/kurier/kurier/node/api"
 	"github.com/kurier/kurier/node/api/problem"
 )
 
@@ -65,6 +66,9 @@ func api400(err error) *problem.Problem {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
 		return problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge, "request body too large")
+	}
+	if errors.Is(err, api.ErrSlowBody) {
+		return api.BodyProblem(err)
 	}
 	return problem.New(problem.BadRequest, http.StatusBadRequest, err.Error())
 }

@@ -103,7 +103,8 @@ func (s *spool) Close() error {
 
 // serveEvidence receives an evidence transfer from a pinned peer. The
 // route has no body limit of the feed's kind (it is capped at
-// MaxEvidenceBytes) and no deadline.
+// MaxEvidenceBytes) and no request deadline; the body is bounded by
+// progress (routes.go).
 func (f *Federation) serveEvidence(w http.ResponseWriter, r *http.Request) {
 	recv := f.evidenceReceiver()
 	if recv == nil {
@@ -297,8 +298,14 @@ func newEvidenceClient(rt http.RoundTripper) *http.Client {
 // connection loses at most the chunk in flight: the sender asks for the
 // offset and goes on from there.
 
-// defaultEvidenceChunk is the default chunk size of an upload.
-const defaultEvidenceChunk = 16 << 20
+// defaultEvidenceChunk is the default chunk size of an upload, and
+// maxEvidenceChunk the largest chunk a receiver reads: a chunk's signature
+// can only be checked once it is read, so an unchecked sender may make it
+// spool at most this much per request.
+const (
+	defaultEvidenceChunk = 16 << 20
+	maxEvidenceChunk     = defaultEvidenceChunk
+)
 
 var evidenceChunkBytes atomic.Int64
 
@@ -309,7 +316,7 @@ func SetEvidenceChunkBytes(n int64) { evidenceChunkBytes.Store(n) }
 
 func evidenceChunk() int64 {
 	if n := evidenceChunkBytes.Load(); n > 0 {
-		return n
+		return min(n, maxEvidenceChunk)
 	}
 	return defaultEvidenceChunk
 }
@@ -463,6 +470,14 @@ func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request)
 	if r.ContentLength > length-offset {
 		probs.Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "chunk runs past the declared length"))
 		return
+	}
+	if r.ContentLength > maxEvidenceChunk {
+		probs.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("an upload chunk is at most %d bytes", maxEvidenceChunk)))
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxEvidenceChunk)
 	}
 	var (
 		part    *os.File

@@ -107,6 +107,12 @@ type Options struct {
 	// MaxEvidenceBytes caps an incoming evidence transfer, spooled to
 	// DataDir/tmp before it is verified (default 64 GiB).
 	MaxEvidenceBytes int64
+	// EvidenceIdleTimeout and EvidenceMinRate bound how slowly an evidence
+	// transfer body may arrive: a pause longer than the timeout, or an
+	// average below the rate (bytes/s, after a grace of the timeout), cuts
+	// the sender off (zero: api.DefaultStreamLimits, 30 s and 16 KiB/s).
+	EvidenceIdleTimeout time.Duration
+	EvidenceMinRate     int64
 	// Transport overrides the HTTP transport of outgoing requests (tests).
 	Transport http.RoundTripper
 	// Now is the clock (tests).

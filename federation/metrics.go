@@ -41,6 +41,7 @@ type metrics struct {
 	received      *prometheus.CounterVec
 	rejected      *prometheus.CounterVec
 	conflicts     *prometheus.CounterVec
+	provenance    *prometheus.CounterVec
 	sent          *prometheus.CounterVec
 	withheld      *prometheus.CounterVec
 	pullFailures  *prometheus.CounterVec
@@ -77,6 +78,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurier_federation_conflicts_total", Help: "Versions received with the id and modified of a stored version but different content (kept under federation/conflicts/).",
 		}, []string{"peer"}),
+		provenance: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kurier_federation_provenance_total", Help: "Held versions received again by another path or from another origin with the same content (one more provenance record under federation/provenance/).",
+		}, []string{"peer"}),
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurier_federation_sent_total", Help: "Records served to the peer in feed batches, by kind (object, tombstone).",
 		}, []string{"peer", "kind"}),
@@ -102,7 +106,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"peer"}),
 	}
 	for _, c := range []prometheus.Collector{m.refusals, m.up, m.lastSuccess, m.lagObjects, m.lagSeconds, m.received, m.rejected,
-		m.conflicts, m.sent, m.withheld, m.pullFailures, m.notices, m.duration, m.batchSeconds, m.consecutiveKO} {
+		m.conflicts, m.provenance, m.sent, m.withheld, m.pullFailures, m.notices, m.duration, m.batchSeconds, m.consecutiveKO} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("federation: register metrics: %w", err)
 		}
@@ -127,6 +131,7 @@ func (m *metrics) addPeer(name string) {
 		m.rejected.WithLabelValues(name, r)
 	}
 	m.conflicts.WithLabelValues(name)
+	m.provenance.WithLabelValues(name)
 	m.sent.WithLabelValues(name, "object")
 	m.sent.WithLabelValues(name, "tombstone")
 	for _, r := range policy.Rules {

@@ -58,14 +58,17 @@ type PeerStatus struct {
 
 // SyncResult is the outcome of one pull (all the batches the peer had).
 type SyncResult struct {
-	Peer       string         `json:"peer"`
-	Batches    int            `json:"batches"`
-	Records    int            `json:"records"`
-	Stored     int            `json:"stored"`
-	Duplicates int            `json:"duplicates"`
-	Older      int            `json:"older"`
-	Tombstones int            `json:"tombstones"`
-	Conflicts  int            `json:"conflicts"`
+	Peer       string `json:"peer"`
+	Batches    int    `json:"batches"`
+	Records    int    `json:"records"`
+	Stored     int    `json:"stored"`
+	Duplicates int    `json:"duplicates"`
+	Older      int    `json:"older"`
+	Tombstones int    `json:"tombstones"`
+	Conflicts  int    `json:"conflicts"`
+	// Provenance counts held versions that arrived by a new path (or from
+	// another origin with the same content): recorded, not stored again.
+	Provenance int            `json:"provenance"`
 	Rejected   map[string]int `json:"rejected"`
 	CaughtUp   bool           `json:"caught_up"`
 	Seconds    float64        `json:"seconds"`

@@ -3,10 +3,6 @@ package federation
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,7 +17,6 @@ import (
 	"github.com/kurier/kurier/node/indicator"
 	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/stix"
-	"github.com/kurier/kurier/node/store"
 )
 
 // verifiedBatch is a batch whose signature, binding and records were
@@ -299,8 +294,9 @@ func (f *Federation) storeBatch(ctx context.Context, ps *peerState, b *verifiedB
 		}
 		f.m.received.WithLabelValues(name, outcomeLabel(s.Outcome)).Inc()
 	}
-	// Versions we already held: the same content is a duplicate, other
-	// content under the same id and modified is a conflict.
+	// Versions we already held (any of an object's versions, from any
+	// origin): the same content is one object with one more provenance
+	// record, other content under the same id and modified a conflict.
 	seen := map[string]bool{}
 	for i := range b.subs {
 		sub := &b.subs[i]
@@ -309,8 +305,15 @@ func (f *Federation) storeBatch(ctx context.Context, ps *peerState, b *verifiedB
 			continue
 		}
 		seen[k+string(sub.Canonical)] = true
-		if f.conflict(ctx, ps, sub) {
+		conflict, path, err := f.reconcile(ctx, ps, sub)
+		if err != nil {
+			return wrapStore(err)
+		}
+		if conflict {
 			res.Conflicts++
+		}
+		if path {
+			res.Provenance++
 		}
 	}
 	for _, s := range result.Failures {
@@ -339,46 +342,6 @@ func versionKey(o *stix.Object) string {
 		v = o.Created.String()
 	}
 	return o.ID + "\x00" + v
-}
-
-// conflictsPrefix keeps versions that arrived with the id and modified of
-// a stored version but other content: never a silent overwrite.
-const conflictsPrefix = "federation/conflicts/"
-
-// conflict compares a duplicate with the stored version; different
-// content is kept aside, flagged and counted.
-func (f *Federation) conflict(ctx context.Context, ps *peerState, sub *indicator.Submission) bool {
-	vs, err := f.ind.Versions(ctx, sub.Object.ID)
-	if err != nil {
-		return false
-	}
-	want := versionTime(sub.Object)
-	for _, v := range vs {
-		if !v.Version.Equal(want) {
-			continue
-		}
-		stored := canonicalBytes(v.Object)
-		if bytes.Equal(stored, sub.Canonical) {
-			return false
-		}
-		if c, err := seal.Canonicalize(stored); err == nil && bytes.Equal(c, sub.Canonical) {
-			return false
-		}
-		sum := sha256.Sum256(sub.Canonical)
-		key := conflictsPrefix + sub.Object.ID + "/" + strconv.FormatInt(want.UnixNano(), 10) + "-" + hex.EncodeToString(sum[:8]) + ".json"
-		doc, _ := json.Marshal(map[string]any{
-			"object": json.RawMessage(sub.Canonical), "sig": sub.Sig, "origin": sub.Origin, "path": sub.Path,
-			"received_from": ps.fpr, "received_at": f.now().UTC(), "stored_origin": v.Origin,
-		})
-		_, err := f.opts.Objects.Put(ctx, key, bytes.NewReader(doc), store.PutOptions{IfAbsent: true, Size: int64(len(doc)), ContentType: "application/json"})
-		if err != nil && !errors.Is(err, store.ErrExists) {
-			f.log.Error("cannot keep conflicting version", "id", sub.Object.ID, "err", err)
-		}
-		f.m.conflicts.WithLabelValues(ps.cfg.Name).Inc()
-		f.log.Warn("conflicting version kept aside", "peer", ps.cfg.Name, "id", sub.Object.ID, "key", key)
-		return true
-	}
-	return false
 }
 
 func versionTime(o *stix.Object) time.Time {

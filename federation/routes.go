@@ -4,6 +4,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/kurier/kurier/federation/wire"
+	"github.com/kurier/kurier/node/api"
 	"github.com/kurier/kurier/node/auth"
 )
 
@@ -22,8 +23,10 @@ func (f *Federation) Mount() {
 		})
 	})
 	// Evidence transfers are signed like the feed but stream large bodies:
-	// capped at MaxEvidenceBytes, no request deadline (evidence.go).
-	a.PublicStreaming(f.opts.MaxEvidenceBytes, func(r chi.Router) {
+	// capped at MaxEvidenceBytes, no request deadline, but the body must
+	// keep arriving (EvidenceIdleTimeout, EvidenceMinRate; evidence.go).
+	limits := api.StreamLimits{MaxBody: f.opts.MaxEvidenceBytes, Idle: f.opts.EvidenceIdleTimeout, MinRate: f.opts.EvidenceMinRate}
+	a.PublicStreaming(limits, func(r chi.Router) {
 		r.Post(wire.BasePath+wire.PathEvidence, f.serveEvidence)
 		r.Put(wire.BasePath+wire.PathEvidenceUploads+"{sha256}", f.serveEvidenceUpload)
 	})
@@ -33,6 +36,8 @@ func (f *Federation) Mount() {
 			r.Get("/api/v1/federation/peers", f.listStatus)
 			r.Post("/api/v1/federation/peers/{name}/sync", f.syncPeer)
 			r.Get("/api/v1/federation/peers/{name}/preview", f.previewPeer)
+			r.Get("/api/v1/federation/conflicts", f.listConflicts)
+			r.Get("/api/v1/federation/objects/{id}/provenance", f.objectProvenance)
 		})
 		r.With(a.Require(auth.Analyst)).Post("/api/v1/federation/objects/{id}/retract", f.retract)
 	})

@@ -187,6 +187,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 		Logger: opts.Logger, Registerer: n.Registry, Gatherer: n.Registry,
 		Ready: st.Ping, Auth: n.Tokens, Audit: n.Audit,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout.D(),
+		BodyTimeout: cfg.HTTP.RequestTimeout.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -232,6 +233,7 @@ func (n *Node) openIndicators(ctx context.Context) error {
 	n.Indicators, err = indicator.New(ctx, indicator.Options{
 		Logger: n.Log, Registerer: n.Registry, Identity: n.Identity, Sealer: n.Sealer,
 		Segments: seg, Index: idx, DefaultTLP: tlp, StatePath: indicator.StatePath(n.Config.DataDir),
+		CreatorRefs: []string{stix.NodeIdentityID(n.Identity.Fingerprint())},
 	})
 	if err != nil {
 		return fmt.Errorf("node: %w", err)
@@ -286,6 +288,11 @@ func (n *Node) registerMetrics() error {
 // Serve runs the API on ln until ctx ends, then shuts down gracefully:
 // in-flight requests get the configured shutdown timeout to finish.
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	// Request bodies are bounded per route by the API (a read deadline of
+	// http.request_timeout, or an idle pause and a minimum rate on
+	// streaming routes), not by ReadTimeout: one bound from the start of
+	// every request would also cut evidence streams that legitimately take
+	// hours.
 	srv := &http.Server{
 		Handler:           n.API.Handler(),
 		ReadHeaderTimeout: n.Config.HTTP.ReadHeaderTimeout.D(),

@@ -23,7 +23,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 		Use:   "sync",
 		Short: "Pull from a peer now, show federation status, retract an object (uses KURIER_URL and KURIER_TOKEN)",
 	}
-	cmd.AddCommand(newSyncNowCmd(g), newSyncStatusCmd(g), newSyncRetractCmd(g))
+	cmd.AddCommand(newSyncNowCmd(g), newSyncStatusCmd(g), newSyncRetractCmd(g), newSyncConflictsCmd(g), newSyncProvenanceCmd(g))
 	return cmd
 }
 
@@ -51,8 +51,8 @@ func newSyncNowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if !asJSON {
-				fmt.Fprintf(g.stdout, "%s: %d batches, %d records: %d stored, %d already held, %d older, %d tombstones, %d conflicts, %d rejected (%.2fs)\n",
-					res.Peer, res.Batches, res.Records+rejected(res), res.Stored, res.Duplicates, res.Older, res.Tombstones, res.Conflicts, rejected(res), res.Seconds)
+				fmt.Fprintf(g.stdout, "%s: %d batches, %d records: %d stored, %d already held (%d by a new path), %d older, %d tombstones, %d conflicts, %d rejected (%.2fs)\n",
+					res.Peer, res.Batches, res.Records+rejected(res), res.Stored, res.Duplicates, res.Provenance, res.Older, res.Tombstones, res.Conflicts, rejected(res), res.Seconds)
 				for _, r := range sortedKeys(res.Rejected) {
 					fmt.Fprintf(g.stdout, "  rejected %s: %d\n", r, res.Rejected[r])
 				}
@@ -176,5 +176,120 @@ signed by this node, and the object leaves their default views and feeds.
 	}
 	cmd.Flags().StringVar(&tlp, "tlp", "", "the new, more restrictive TLP level (amber, amber+strict, red, ...)")
 	cmd.Flags().BoolVar(&withdraw, "withdraw", false, "revoke the object")
+	return cmd
+}
+
+func newSyncConflictsCmd(g *globals) *cobra.Command {
+	var (
+		id     string
+		limit  int
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "conflicts",
+		Short: "List versions kept aside: same id and modified as a held version, other content (operator)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{"limit": {fmt.Sprint(limit)}}
+			if id != "" {
+				q.Set("id", id)
+			}
+			if asJSON {
+				q.Set("objects", "true")
+			}
+			var all []federation.Conflict
+			for {
+				var page struct {
+					Conflicts []federation.Conflict `json:"conflicts"`
+					Next      string                `json:"next"`
+				}
+				if err := cl.doJSON(http.MethodGet, "/api/v1/federation/conflicts?"+q.Encode(), nil, "", &page); err != nil {
+					return err
+				}
+				all = append(all, page.Conflicts...)
+				if page.Next == "" || len(all) >= limit {
+					break
+				}
+				q.Set("after", page.Next)
+			}
+			if asJSON {
+				if all == nil {
+					all = []federation.Conflict{}
+				}
+				return printJSON(g, all)
+			}
+			if len(all) == 0 {
+				fmt.Fprintln(g.stdout, "no conflicts")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tMODIFIED\tFROM\tORIGIN\tHELD ORIGIN\tRECEIVED\tSHA-256")
+			for _, k := range all {
+				from := k.Peer
+				if from == "" {
+					from = truncate(k.ReceivedFrom, 16)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Modified.Format(time.RFC3339Nano), from,
+					truncate(k.Origin, 16), truncate(k.StoredOrigin, 16), k.ReceivedAt.Format(time.RFC3339), truncate(k.SHA256, 16))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&id, "id", "", "only conflicts of this object")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, with the conflicting objects and signatures")
+	return cmd
+}
+
+func newSyncProvenanceCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "provenance ID",
+		Short: "Show every origin and path by which each held version of an object arrived (operator)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			var op federation.ObjectProvenance
+			if err := cl.doJSON(http.MethodGet, "/api/v1/federation/objects/"+url.PathEscape(args[0])+"/provenance", nil, "", &op); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(g, op)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tORIGIN\tPATH\tFROM\tRECEIVED\tRECORD")
+			for _, v := range op.Versions {
+				for _, r := range v.Records {
+					path := "(direct)"
+					if len(r.Path) > 0 {
+						short := make([]string, len(r.Path))
+						for i, p := range r.Path {
+							short[i] = truncate(p, 16)
+						}
+						path = strings.Join(short, " > ")
+					}
+					from := r.Peer
+					if from == "" {
+						from = truncate(r.ReceivedFrom, 16)
+					}
+					mark := ""
+					if r.Primary {
+						mark = "stored"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Modified.Format(time.RFC3339Nano), truncate(r.Origin, 16), path, from,
+						r.ReceivedAt.Format(time.RFC3339), mark)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

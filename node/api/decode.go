@@ -40,6 +40,9 @@ func DecodeJSON(r *http.Request, v any, mediaTypes ...string) *problem.Problem {
 		if p := tooLarge(err); p != nil {
 			return p
 		}
+		if errors.Is(err, ErrSlowBody) {
+			return BodyProblem(err)
+		}
 		return problem.New(problem.BadRequest, http.StatusBadRequest, "request body holds more than one JSON value")
 	}
 	return nil
@@ -49,6 +52,9 @@ func DecodeJSON(r *http.Request, v any, mediaTypes ...string) *problem.Problem {
 func BodyProblem(err error) *problem.Problem {
 	if p := tooLarge(err); p != nil {
 		return p
+	}
+	if errors.Is(err, ErrSlowBody) {
+		return problem.New(problem.Timeout, http.StatusRequestTimeout, "the request body arrived too slowly")
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {

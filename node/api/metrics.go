@@ -14,6 +14,7 @@ type metrics struct {
 	authFailures  *prometheus.CounterVec
 	auditFailures prometheus.Counter
 	panics        prometheus.Counter
+	slowBodies    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -40,8 +41,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kurier_http_panics_total", Help: "Handler panics recovered.",
 		}),
+		slowBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kurier_http_slow_bodies_total", Help: "Request bodies cut off for arriving too slowly, by bound (request: the body deadline; stream: idle pause or minimum rate).",
+		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.problems, m.authFailures, m.auditFailures, m.panics} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.problems, m.authFailures, m.auditFailures, m.panics, m.slowBodies} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}
@@ -49,5 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, reason := range []string{"no_token", "malformed", "unknown", "revoked", "forbidden", "error"} {
 		m.authFailures.WithLabelValues(reason)
 	}
+	m.slowBodies.WithLabelValues("request")
+	m.slowBodies.WithLabelValues("stream")
 	return m, nil
 }

@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -48,6 +50,41 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each API request's context.
 	RequestTimeout time.Duration
+	// BodyTimeout bounds reading the body of a request on a normal
+	// (non-streaming) route, from the moment its headers are read
+	// (default: RequestTimeout). A context deadline cannot interrupt a
+	// blocked read, so without it a client trickling a body holds a
+	// goroutine and a connection for as long as it keeps trickling.
+	BodyTimeout time.Duration
+	// Stream bounds the bodies of streaming routes by progress instead
+	// (Streaming; defaults in DefaultStreamLimits).
+	Stream StreamLimits
+}
+
+// StreamLimits bound the body of a streaming route, which may
+// legitimately take hours: a client is cut off when it pauses for longer
+// than Idle, or falls below MinRate bytes/s averaged since the request
+// began (after a grace of Idle), so a trickle of a byte now and then
+// cannot hold the connection.
+type StreamLimits struct {
+	// MaxBody refuses larger bodies with 413 (0: no limit).
+	MaxBody int64
+	Idle    time.Duration
+	MinRate int64
+}
+
+// DefaultStreamLimits: 30 s without a byte, or below 16 KiB/s on average
+// (a 1 GiB package then may take up to 18 hours).
+var DefaultStreamLimits = StreamLimits{Idle: 30 * time.Second, MinRate: 16 << 10}
+
+func (l StreamLimits) withDefaults(d StreamLimits) StreamLimits {
+	if l.Idle <= 0 {
+		l.Idle = d.Idle
+	}
+	if l.MinRate <= 0 {
+		l.MinRate = d.MinRate
+	}
+	return l
 }
 
 // Server is the node's router with its middleware.
@@ -80,6 +117,10 @@ func New(opts Options) (*Server, error) {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = time.Minute
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = opts.RequestTimeout
+	}
+	opts.Stream = opts.Stream.withDefaults(DefaultStreamLimits)
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, err
@@ -116,31 +157,34 @@ func (s *Server) Handler() http.Handler { return s.router }
 func (s *Server) Problems() *problem.Writer { return s.problems }
 
 // Public mounts routes that need no token (e.g. the federation identity
-// document, or TAXII discovery when a component wants it public).
+// document, or TAXII discovery when a component wants it public). Bodies
+// are capped at MaxBodyBytes and must arrive within BodyTimeout.
 func (s *Server) Public(fn func(r chi.Router)) {
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.limitBody(s.opts.MaxBodyBytes))
+		r.Use(s.bodyDeadline, s.limitBody(s.opts.MaxBodyBytes))
 		fn(r)
 	})
 }
 
 // PublicStreaming mounts routes that need no bearer token and move large
 // bodies (signed federation evidence transfers, which authenticate
-// themselves): the body limit is maxBody (0: none) and there is no request
-// deadline; the server's idle and header timeouts still bound a stalled
-// client.
-func (s *Server) PublicStreaming(maxBody int64, fn func(r chi.Router)) {
+// themselves). There is no request deadline; the body is bounded by l
+// (zero fields: the server's Stream limits), by progress rather than by
+// time.
+func (s *Server) PublicStreaming(l StreamLimits, fn func(r chi.Router)) {
+	l = l.withDefaults(s.opts.Stream)
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.limitBody(maxBody))
+		r.Use(s.streamDeadline(l), s.limitBody(l.MaxBody))
 		fn(r)
 	})
 }
 
 // Authenticated mounts routes behind bearer authentication, the request
-// timeout and the audit trail. Use Require inside for role checks.
+// timeout and the audit trail. Use Require inside for role checks. Bodies
+// are capped at MaxBodyBytes and must arrive within BodyTimeout.
 func (s *Server) Authenticated(fn func(r chi.Router)) {
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.limitBody(s.opts.MaxBodyBytes), s.authenticate, s.timeout, s.audit)
+		r.Use(s.bodyDeadline, s.limitBody(s.opts.MaxBodyBytes), s.authenticate, s.timeout, s.audit)
 		fn(r)
 	})
 }
@@ -148,11 +192,11 @@ func (s *Server) Authenticated(fn func(r chi.Router)) {
 // Streaming mounts authenticated routes that move large bodies (evidence
 // items, exports): the body limit is maxBody (0: none) instead of the
 // node's default, and there is no request deadline, since a multi-GB
-// stream legitimately takes long; the server's idle and header timeouts
-// still bound a stalled client.
+// stream legitimately takes long; the body must keep arriving at the
+// server's Stream limits (idle pause, minimum rate).
 func (s *Server) Streaming(maxBody int64, fn func(r chi.Router)) {
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.limitBody(maxBody), s.authenticate, s.audit)
+		r.Use(s.streamDeadline(s.opts.Stream), s.limitBody(maxBody), s.authenticate, s.audit)
 		fn(r)
 	})
 }
@@ -336,4 +380,105 @@ func routePattern(r *http.Request) string {
 		}
 	}
 	return "unmatched"
+}
+
+// ErrSlowBody is returned by a request body that did not arrive in time
+// (BodyTimeout, or a stream's idle or minimum-rate bound); BodyProblem
+// maps it to 408. The connection is closed after the answer.
+var ErrSlowBody = errors.New("request body arrived too slowly")
+
+// bodyDeadline bounds reading the request body by BodyTimeout.
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hasBody(r) {
+			rc := http.NewResponseController(w)
+			// A writer without deadlines (a test recorder) has no
+			// connection to hold either.
+			if rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, slow: s.m.slowBodies.WithLabelValues("request")}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// streamDeadline bounds reading the request body by progress (l.Idle,
+// l.MinRate).
+func (s *Server) streamDeadline(l StreamLimits) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hasBody(r) {
+				rc := http.NewResponseController(w)
+				now := time.Now()
+				// Set at once, not at the first read: a handler that refuses
+				// the request unread leaves net/http discarding the body,
+				// which must be bounded too.
+				if rc.SetReadDeadline(now.Add(l.Idle)) == nil {
+					r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, slow: s.m.slowBodies.WithLabelValues("stream"),
+						stream: l, start: now, set: now.Add(l.Idle)}
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func hasBody(r *http.Request) bool { return r.Body != nil && r.Body != http.NoBody }
+
+// deadlineBody keeps the connection's read deadline while a body is read,
+// moves it on with progress on streaming routes, and clears it at the end
+// of the body: the bound is for the body only, never for a handler still
+// at work once it has read it.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	slow prometheus.Counter
+	// stream is zero for a fixed deadline (set by bodyDeadline).
+	stream StreamLimits
+	start  time.Time
+	read   int64
+	set    time.Time // the deadline in force
+	ended  bool
+	timed  bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	if b.stream.Idle > 0 && !b.ended {
+		now := time.Now()
+		// Allowed: Idle without a byte, and Idle of grace plus the time
+		// MinRate needs for what has arrived.
+		byRate := b.start.Add(b.stream.Idle + time.Duration(float64(b.read)/float64(b.stream.MinRate)*float64(time.Second)))
+		d := now.Add(b.stream.Idle)
+		if byRate.Before(d) {
+			d = byRate
+		}
+		// Moving the deadline on every small read costs a timer update
+		// each; a tenth of Idle (at most a second) of slack is immaterial.
+		if d.Before(b.set) || d.Sub(b.set) > min(b.stream.Idle/10, time.Second) {
+			_ = b.rc.SetReadDeadline(d)
+			b.set = d
+		}
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		if !b.ended {
+			b.ended = true
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	case isTimeout(err):
+		if !b.timed {
+			b.timed = true
+			b.slow.Inc()
+		}
+		err = fmt.Errorf("%w: %w", ErrSlowBody, err)
+	}
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
