@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kurier/kurier/node/store"
 )
@@ -36,7 +39,115 @@ func (s *Service) Transition(ctx context.Context, who Actor, id string, to State
 	if _, err := s.append(ctx, p, who, EvStateChanged, nil, why, map[string]string{"state": string(to), "from": string(p.state)}); err != nil {
 		return Package{}, err
 	}
+	if to == Sent {
+		// An answer sent by other means moves the request like one sent here.
+		if err := s.answerSent(ctx, p, who); err != nil {
+			return Package{}, err
+		}
+	}
 	return s.view(p, true), nil
+}
+
+// moveRequest moves request ref to the state the answer m leads to
+// (replyState), when the lifecycle allows it; ref.mu must be held.
+func (s *Service) moveRequest(ctx context.Context, ref *pkgState, who Actor, m *Manifest, why string) error {
+	to, ok := replyState(m.Type)
+	if !ok || !CanTransition(ref.state, to) {
+		return nil
+	}
+	_, err := s.append(ctx, ref, who, EvStateChanged, nil, why,
+		map[string]string{"state": string(to), "from": string(ref.state), "answer": m.ID})
+	return err
+}
+
+// answerSent moves this node's copy of the request that p (an outgoing
+// answer, being sent) answers: the requested side's case follows the
+// answers it sends (a confirmation makes it preserved, a disclosure
+// disclosed, a refusal refused) as the requester's follows the answers it
+// receives. p.mu must be held; the request is locked after it.
+func (s *Service) answerSent(ctx context.Context, p *pkgState, who Actor) error {
+	m := p.manifest
+	if m.ReplyTo == "" || p.rec.Direction != Outgoing {
+		return nil
+	}
+	s.mu.RLock()
+	ref := s.pkgs[m.ReplyTo]
+	s.mu.RUnlock()
+	if ref == nil {
+		return nil // checked when the answer was created
+	}
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	if ref.rec.Direction != Incoming {
+		return nil
+	}
+	return s.moveRequest(ctx, ref, who, m, fmt.Sprintf("answered with %s %s", m.Type, m.ID))
+}
+
+// sweeper is who records what deadlines do by themselves.
+var sweeper = Actor{Person: "kurier (deadline sweep)", Role: "system"}
+
+// expiresAt is when a package in state st expires: a preservation request
+// still awaiting or under preservation (sent, acknowledged, preserved on
+// the requesting side; verified or preserved on the requested side) when
+// its preserve_until passes. Production pending does not expire: the
+// preservation continues while the mutual-assistance request is pending
+// (Art. 29(7)).
+func expiresAt(m *Manifest, st State) (time.Time, bool) {
+	if m.Type != PreservationRequest || m.Deadlines.PreserveUntil == nil || m.Deadlines.PreserveUntil.IsZero() {
+		return time.Time{}, false
+	}
+	switch st {
+	case Sent, Acknowledged, Preserved, Verified:
+		return m.Deadlines.PreserveUntil.Time, true
+	}
+	return time.Time{}, false
+}
+
+// ExpireDue moves every package whose deadline has passed to expired
+// (expiresAt), recording a state-changed event, and returns their ids. It
+// runs on a timer (Run) and before each listing, so `list` never shows a
+// package as preserved after its preservation ended. Legal holds stay:
+// releasing one needs its authorisation.
+func (s *Service) ExpireDue(ctx context.Context) ([]string, error) {
+	s.mu.RLock()
+	all := slices.Collect(maps.Values(s.pkgs))
+	s.mu.RUnlock()
+	var ids []string
+	var errs []error
+	for _, p := range all {
+		p.mu.Lock()
+		now := s.now()
+		if until, ok := expiresAt(p.manifest, p.state); ok && p.sealed && now.After(until) {
+			why := fmt.Sprintf("preservation period ended %s without a pending mutual-assistance request (Art. 29(7))", until.UTC().Format(time.DateOnly))
+			if _, err := s.append(ctx, p, sweeper, EvStateChanged, nil, why, map[string]string{"state": string(Expired), "from": string(p.state)}); err != nil {
+				errs = append(errs, fmt.Errorf("evidence: expire %s: %w", p.rec.ID, err))
+			} else {
+				ids = append(ids, p.rec.ID)
+			}
+		}
+		p.mu.Unlock()
+	}
+	slices.Sort(ids)
+	return ids, errors.Join(errs...)
+}
+
+// Run calls ExpireDue every interval until ctx ends.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ids, err := s.ExpireDue(ctx); err != nil {
+				s.log.Error("evidence deadline sweep", "err", err)
+			} else if len(ids) > 0 {
+				s.log.Info("evidence packages expired", "packages", ids)
+			}
+		}
+	}
 }
 
 // Authorisation is a decision that allows an act (hold release, onward
@@ -126,6 +237,9 @@ func (s *Service) ReleaseHold(ctx context.Context, who Actor, id string, authori
 			return Package{}, fmt.Errorf("evidence: release hold: %w", err)
 		}
 	}
+	if err := s.holdCustody(ctx, p, false); err != nil {
+		return Package{}, err
+	}
 	if _, err := s.append(ctx, p, who, EvHoldReleased, itemRefs(p.items), why, map[string]string{"authorised_by": strconv.FormatInt(authorisedBy, 10)}); err != nil {
 		return Package{}, err
 	}
@@ -144,6 +258,9 @@ func (s *Service) SetHold(ctx context.Context, who Actor, id, why string) (Packa
 		if err := s.bucket.SetLegalHold(ctx, ir.Object.Key, ir.Object.Version, true); err != nil {
 			return Package{}, fmt.Errorf("evidence: set hold: %w", err)
 		}
+	}
+	if err := s.holdCustody(ctx, p, true); err != nil {
+		return Package{}, err
 	}
 	if _, err := s.append(ctx, p, who, EvHoldSet, itemRefs(p.items), why, nil); err != nil {
 		return Package{}, err
@@ -268,6 +385,11 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 	if rep.Break != nil {
 		rep.Problems = append(rep.Problems, rep.Break.Error())
 	}
+	hidden, err := s.hiddenEvents(ctx, id, events)
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Problems = append(rep.Problems, hidden...)
 	rep.OK = len(rep.Problems) == 0
 	kind, why := EvVerified, "package re-verified"
 	if !rep.OK {
@@ -278,6 +400,45 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 		return rep, err
 	}
 	return rep, nil
+}
+
+// hiddenEvents looks for custody events listing does not show. Locked
+// events cannot be deleted, but a delete marker (which no lock prevents)
+// hides one from listing: the chain would look complete one event short,
+// and the next event written would take its place. So every event key must
+// hold exactly one stored version, and the key after the last listed event
+// none.
+func (s *Service) hiddenEvents(ctx context.Context, id string, events []SignedEvent) ([]string, error) {
+	var problems []string
+	next := int64(0)
+	check := func(seq int64, want int) error {
+		vs, err := s.bucket.Versions(ctx, keyCustody(id, seq))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("evidence: versions of custody event %d: %w", seq, err)
+		}
+		stored, markers := 0, 0
+		for _, v := range vs {
+			if v.DeleteMarker {
+				markers++
+			} else {
+				stored++
+			}
+		}
+		if stored != want {
+			problems = append(problems, fmt.Sprintf("custody event %d has %d stored versions and %d delete markers: an event was hidden (delete marker) and the chain cut or rewritten there", seq, stored, markers))
+		}
+		return nil
+	}
+	for _, ev := range events {
+		if err := check(ev.Event.Seq, 1); err != nil {
+			return nil, err
+		}
+		next = ev.Event.Seq + 1
+	}
+	if err := check(next, 0); err != nil {
+		return nil, err
+	}
+	return problems, nil
 }
 
 // checkItem decrypts one stored item version and compares it with want.

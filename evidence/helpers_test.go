@@ -113,6 +113,12 @@ func minioBucket(t testing.TB) store.Bucket {
 // newNode makes a service for self that knows the peers' keys.
 func newNode(t testing.TB, self *identity.Identity, name, country string, bucket store.Bucket, peers ...*identity.Identity) *testNode {
 	t.Helper()
+	return newNodeRetention(t, self, name, country, bucket, 0, peers...)
+}
+
+// newNodeRetention is newNode with Options.Retention (0: the default).
+func newNodeRetention(t testing.TB, self *identity.Identity, name, country string, bucket store.Bucket, retention time.Duration, peers ...*identity.Identity) *testNode {
+	t.Helper()
 	var ring openpgp.EntityList
 	keys := map[string]*openpgp.Entity{}
 	for _, p := range peers {
@@ -123,7 +129,7 @@ func newNode(t testing.TB, self *identity.Identity, name, country string, bucket
 	c := &clock{}
 	reg := prometheus.NewRegistry()
 	svc, err := New(context.Background(), Options{
-		Bucket: bucket, Sealer: seal.New(self, ring), NodeName: name, Country: country, Registerer: reg, Now: c.now,
+		Bucket: bucket, Sealer: seal.New(self, ring), NodeName: name, Country: country, Registerer: reg, Now: c.now, Retention: retention,
 		Keys: func(fpr string) (*openpgp.Entity, bool) { e, ok := keys[strings.ToUpper(fpr)]; return e, ok },
 	})
 	if err != nil {

@@ -145,6 +145,12 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Overdue = b
 	}
+	// Deadlines act before they are shown: an ended preservation is listed
+	// as expired, not as still preserved.
+	if _, err := h.s.ExpireDue(r.Context()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	pkgs := h.s.List(f)
 	if pkgs == nil {
 		pkgs = []Package{}

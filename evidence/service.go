@@ -104,7 +104,8 @@ type Options struct {
 	NodeName string
 	Country  string
 	// Retention is how long stored evidence is kept at least (governance
-	// mode) when the manifest asks for nothing longer. Default 365 days.
+	// mode) when the manifest asks for nothing longer (`evidence.retention_days`
+	// of the node configuration). Default 365 days.
 	Retention time.Duration
 	// Transport delivers packages to peers (Send); nil: Send is unavailable.
 	Transport PeerTransport
@@ -351,20 +352,29 @@ func (s *Service) append(ctx context.Context, p *pkgState, who Actor, kind Event
 	if err != nil {
 		return SignedEvent{}, err
 	}
-	if err := s.putEvent(ctx, ev); err != nil {
+	ret, _ := s.lockPolicy(p.manifest)
+	if p.retain.After(ret.Until) {
+		ret.Until = p.retain
+	}
+	hold := (p.hold && kind != EvHoldReleased) || kind == EvHoldSet
+	if err := s.putEvent(ctx, ev, ret, hold); err != nil {
 		return SignedEvent{}, err
 	}
 	p.apply(&ev)
 	return ev, nil
 }
 
-func (s *Service) putEvent(ctx context.Context, ev SignedEvent) error {
+// putEvent stores one custody event create-if-absent and under the same
+// Object Lock as the package's data (retention, and legal hold while one
+// applies): without the lock, deleting the chain's last events would leave
+// a shorter chain that still verifies.
+func (s *Service) putEvent(ctx context.Context, ev SignedEvent, ret store.Retention, hold bool) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
 	if _, err := s.bucket.Put(ctx, keyCustody(ev.Event.Package, ev.Event.Seq), bytes.NewReader(b), store.PutOptions{
-		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json",
+		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json", Retention: &ret, LegalHold: hold,
 	}); err != nil {
 		return fmt.Errorf("evidence: append custody event %d: %w", ev.Event.Seq, err)
 	}
@@ -534,17 +544,20 @@ func (s *Service) putBytes(ctx context.Context, key string, b []byte, opts store
 
 // lockPolicy is the Object Lock for a package's data: governance retention
 // for the configured period (or the manifest's retain_until, if later; the
-// manifest may ask for compliance mode), at least 60 days for preserved
-// data, plus a legal hold while a preservation applies.
+// manifest may ask for compliance mode) and, while a preservation applies
+// (see preservation), a legal hold plus a governance floor of 60 days or
+// the end of the preservation, whichever is later. The manifest's
+// retention.legal_hold asks for the hold on other packages too.
 func (s *Service) lockPolicy(m *Manifest) (store.Retention, bool) {
 	now := s.now()
 	until := now.Add(s.retention)
 	if r := m.Retention.RetainUntil; r != nil && r.After(until) {
 		until = r.Time
 	}
-	hold := m.Retention.LegalHold
-	if hold && until.Before(now.Add(PreservationMinimum)) {
-		until = now.Add(PreservationMinimum)
+	preserved, preserveUntil := s.preservation(m)
+	hold := m.Retention.LegalHold || preserved
+	if hold {
+		until = latest(until, now.Add(PreservationMinimum), preserveUntil)
 	}
 	mode := store.Governance
 	if m.Retention.Mode == "compliance" {
@@ -555,6 +568,50 @@ func (s *Service) lockPolicy(m *Manifest) (store.Retention, bool) {
 		until = time.Now().Add(time.Minute)
 	}
 	return store.Retention{Mode: mode, Until: until.Truncate(time.Second).Add(time.Second)}, hold
+}
+
+// preservation reports whether m's data is preserved data — a preservation
+// request or confirmation, or a disclosure answering a preservation request
+// (Art. 29(7): preserved data stays preserved while it is disclosed) — and
+// the latest preserve_until of m and the request it answers. The caller
+// may hold m's package lock: the answered package is locked after it, the
+// order applyReply uses too.
+func (s *Service) preservation(m *Manifest) (bool, time.Time) {
+	var until time.Time
+	if d := m.Deadlines.PreserveUntil; d != nil {
+		until = d.Time
+	}
+	switch m.Type {
+	case PreservationRequest:
+		return true, until
+	case PreservationConfirmation, EvidenceDisclosure, PartialTrafficDisclosure:
+	default:
+		return false, until
+	}
+	// A confirmation confirms preserved data whatever it links to; a
+	// disclosure holds only when it answers a preservation request.
+	s.mu.RLock()
+	ref := s.pkgs[m.ReplyTo]
+	s.mu.RUnlock()
+	if ref == nil || ref.rec.Type != PreservationRequest {
+		return m.Type == PreservationConfirmation, until
+	}
+	ref.mu.Lock()
+	defer ref.mu.Unlock()
+	if d := ref.manifest.Deadlines.PreserveUntil; d != nil {
+		until = latest(until, d.Time)
+	}
+	return true, until
+}
+
+func latest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if t.After(out) {
+			out = t
+		}
+	}
+	return out
 }
 
 // lock applies the policy to one stored object version.
@@ -590,6 +647,24 @@ func (s *Service) packageKey(ctx context.Context, p *pkgState) ([]byte, error) {
 		return nil, errors.New("evidence: package key has the wrong length")
 	}
 	return key, nil
+}
+
+// holdCustody turns the legal hold of every stored custody event of p on
+// or off (SetHold, ReleaseHold), so the log is held exactly as the items.
+func (s *Service) holdCustody(ctx context.Context, p *pkgState, on bool) error {
+	for info, err := range s.bucket.List(ctx, keyPkg(p.rec.ID, "custody/"), "") {
+		if err != nil {
+			return fmt.Errorf("evidence: list custody: %w", err)
+		}
+		cur, err := s.bucket.Stat(ctx, info.Key, "")
+		if err != nil {
+			return fmt.Errorf("evidence: custody event %s: %w", info.Key, err)
+		}
+		if err := s.bucket.SetLegalHold(ctx, info.Key, cur.VersionID, on); err != nil {
+			return fmt.Errorf("evidence: legal hold of custody event %s: %w", info.Key, err)
+		}
+	}
+	return nil
 }
 
 // ErrDisposed: the package was crypto-shredded.

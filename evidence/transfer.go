@@ -101,6 +101,9 @@ func (s *Service) WriteTransfer(ctx context.Context, who Actor, id, to string, w
 	if _, err := s.append(ctx, p, who, EvSent, itemRefs(p.items), "transfer to "+to, attrs); err != nil {
 		return err
 	}
+	if err := s.answerSent(ctx, p, who); err != nil {
+		return err
+	}
 	events, err := s.readCustody(ctx, id)
 	if err != nil {
 		return err
@@ -415,8 +418,9 @@ func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wra
 	if err := s.putIndex(ctx, rec); err != nil {
 		return err
 	}
+	// A preservation request or confirmation, and a disclosure answering a
+	// preservation request, are held (lockPolicy).
 	ret, hold := s.lockPolicy(m)
-	// A disclosure answering a preservation request holds preserved data.
 	for _, f := range []struct {
 		key  string
 		b    []byte
@@ -431,7 +435,7 @@ func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wra
 		}
 	}
 	for _, ev := range events {
-		if err := s.putEvent(ctx, ev); err != nil {
+		if err := s.putEvent(ctx, ev, ret, hold); err != nil {
 			return err
 		}
 	}
@@ -512,12 +516,8 @@ func (s *Service) applyReply(ctx context.Context, m *Manifest, who Actor) error 
 	}
 	ref.mu.Lock()
 	defer ref.mu.Unlock()
-	to, ok := replyState(m.Type)
-	if ok && CanTransition(ref.state, to) {
-		if _, err := s.append(ctx, ref, who, EvStateChanged, nil, fmt.Sprintf("%s %s received", m.Type, m.ID),
-			map[string]string{"state": string(to), "from": string(ref.state), "answer": m.ID}); err != nil {
-			return err
-		}
+	if err := s.moveRequest(ctx, ref, who, m, fmt.Sprintf("%s %s received", m.Type, m.ID)); err != nil {
+		return err
 	}
 	if m.Type == Withdrawal && ref.hold {
 		if _, err := s.append(ctx, ref, who, EvHoldReleaseAuthorised, nil, "request withdrawn by its sender",

@@ -154,7 +154,7 @@ func TestNodeToNode(t *testing.T) {
 	for _, e := range eventsA {
 		kinds = append(kinds, string(e.Event.Kind)+"@"+e.Event.Who.NodeName)
 	}
-	if got := strings.Join(kinds, " "); !strings.Contains(got, "sealed@kurier-fr sent@kurier-fr received@kurier-de verified@kurier-de") {
+	if got := strings.Join(kinds, " "); !strings.Contains(got, "sealed@kurier-fr hold-set@kurier-fr sent@kurier-fr received@kurier-de verified@kurier-de hold-set@kurier-de") {
 		t.Fatalf("A's chain of the disclosure: %s", got)
 	}
 

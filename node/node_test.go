@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/kurier/kurier/node/auth"
 	"github.com/kurier/kurier/node/config"
+	"github.com/kurier/kurier/node/indicator"
+	"github.com/kurier/kurier/node/stix"
 	"github.com/kurier/kurier/node/store/miniotest"
 )
 
@@ -158,4 +161,36 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 	done <- nil // for the cleanup
+}
+
+// TestNodeAuthorsAsItsIdentity: the node versions objects whose
+// created_by_ref is its own STIX identity (derived from its key), and
+// refuses to version another producer's.
+func TestNodeAuthorsAsItsIdentity(t *testing.T) {
+	n, _, _, _ := startNode(t, testConfig(t), nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		creator string
+		ok      bool
+	}{
+		{stix.NodeIdentityID(n.Identity.Fingerprint()), true},
+		{"identity--f690c992-8e7d-4b9a-9303-3312616c0220", false},
+	} {
+		objs, err := stix.QuickIndicator(stix.QuickIndicatorSpec{
+			Value: stix.Value{Kind: stix.KindDomain, Value: "c2-" + tc.creator[10:18] + ".example"}, CreatedByRef: tc.creator,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.Indicators.Add(ctx, objs...); err != nil {
+			t.Fatal(err)
+		}
+		_, err = n.Indicators.Revoke(ctx, objs[0].ID, time.Now())
+		if tc.ok && err != nil {
+			t.Fatalf("revoke of the node's own object (created_by_ref %s): %v", tc.creator, err)
+		}
+		if !tc.ok && !errors.Is(err, indicator.ErrNotCreator) {
+			t.Fatalf("revoke of another producer's object: %v", err)
+		}
+	}
 }

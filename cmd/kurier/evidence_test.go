@@ -22,7 +22,7 @@ import (
 
 // evidenceNode runs a node with the evidence API mounted, in-process, and
 // knows one peer (whose key sits in <data dir>/peer-keys).
-func evidenceNode(t *testing.T) (url string, n *node.Node, peer *identity.Identity) {
+func evidenceNode(t *testing.T, configure ...func(*config.Config)) (url string, n *node.Node, peer *identity.Identity) {
 	t.Helper()
 	env := func(k string) string {
 		if k == "KURIER_PASSPHRASE" {
@@ -39,6 +39,9 @@ func evidenceNode(t *testing.T) (url string, n *node.Node, peer *identity.Identi
 	cfg.Node.Name, cfg.Node.Country = "kurier-de", "DE"
 	cfg.DataDir = t.TempDir()
 	cfg.HTTP.MaxBodyBytes = 1 << 20 // items (3 MiB below) stream past the node's body limit
+	for _, f := range configure {
+		f(&cfg)
+	}
 	peer, err := identity.Generate("Node FR", "", identity.ProfileDefault, time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -210,5 +213,154 @@ func TestEvidenceCLI(t *testing.T) {
 		if !strings.Contains(mb.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestEvidenceRetentionConfig: evidence.retention_days decides how long
+// an item that asks for nothing longer is locked for, as `show` reports
+// and the store enforces.
+func TestEvidenceRetentionConfig(t *testing.T) {
+	url, n, peer := evidenceNode(t, func(c *config.Config) { c.Evidence.RetentionDays = 45 })
+	ctx := context.Background()
+	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pkg := createCLI(t, url, liaison, dir, spontaneous(peer, time.Now().Add(24*time.Hour)))
+	item := filepath.Join(dir, "kit.zip")
+	os.WriteFile(item, []byte("phishing kit"), 0o600)
+	if out, err := evidenceCLI(t, url, liaison, "add-item", pkg, item); err != nil {
+		t.Fatal(err, out)
+	}
+	out, err := evidenceCLI(t, url, liaison, "show", pkg)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	line := ""
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(l, "retain until: "); ok {
+			line = v
+		}
+	}
+	until, err := time.Parse(time.RFC3339, line)
+	if want := time.Now().Add(45 * 24 * time.Hour); err != nil || until.Before(want.Add(-time.Hour)) || until.After(want.Add(time.Hour)) {
+		t.Fatalf("retain until %q (%v), want about %s:\n%s", line, err, want.Format(time.RFC3339), out)
+	}
+	var shown evidence.Package
+	if err := json.Unmarshal([]byte(mustCLI(t, url, liaison, "show", pkg, "--json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	obj := shown.Items[0].Object
+	ret, err := n.Evidence.GetRetention(ctx, obj.Key, obj.Version)
+	if err != nil || ret == nil || !ret.Until.Equal(until) {
+		t.Fatalf("stored retention %+v (%v), want until %s", ret, err, until)
+	}
+}
+
+// TestEvidenceOverdueCLI: deadlines that have passed are counted in
+// `kurier evidence list --overdue` and in kurier_evidence_deadlines_overdue:
+// a preservation request sent (by the 24/7 network, recorded with
+// `kurier evidence state`) and unanswered past respond_by, and a package
+// past its review date; a package with deadlines to come is in neither.
+func TestEvidenceOverdueCLI(t *testing.T) {
+	url, n, peer := evidenceNode(t)
+	ctx := context.Background()
+	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	req := preservationManifest(n.Identity.Fingerprint(), peer.Fingerprint(), now)
+	req.Deadlines.RespondBy = evidence.TP(now.Add(-time.Hour))
+	late := createCLI(t, url, liaison, dir, req)
+	mustCLI(t, url, liaison, "seal", late)
+	mustCLI(t, url, liaison, "state", late, "sent", "--why", "sent by the 24/7 network (phone, then e-mail)")
+	review := createCLI(t, url, liaison, dir, spontaneous(peer, now.Add(-time.Minute)))
+	onTime := createCLI(t, url, liaison, dir, spontaneous(peer, now.Add(24*time.Hour)))
+
+	out := mustCLI(t, url, liaison, "list", "--overdue")
+	if !strings.Contains(out, late) || !strings.Contains(out, review) || strings.Contains(out, onTime) {
+		t.Fatalf("list --overdue:\n%s", out)
+	}
+	for _, want := range []string{late + " ", "response since " + now.Add(-time.Hour).Format(time.DateOnly), "review since"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("list --overdue lacks %q:\n%s", want, out)
+		}
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mb bytes.Buffer
+	mb.ReadFrom(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`kurier_evidence_deadlines_overdue{kind="response"} 1`,
+		`kurier_evidence_deadlines_overdue{kind="review"} 1`,
+		`kurier_evidence_deadlines_overdue{kind="preservation"} 0`,
+	} {
+		if !strings.Contains(mb.String(), want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func mustCLI(t *testing.T, url, token string, args ...string) string {
+	t.Helper()
+	out, err := evidenceCLI(t, url, token, args...)
+	if err != nil {
+		t.Fatalf("kurier evidence %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// createCLI writes m to a file and creates it with `kurier evidence create`.
+func createCLI(t *testing.T, url, token, dir string, m evidence.Manifest) string {
+	t.Helper()
+	f, err := os.CreateTemp(dir, "manifest-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewEncoder(f).Encode(m)
+	f.Close()
+	var pkg evidence.Package
+	if err := json.Unmarshal([]byte(mustCLI(t, url, token, "create", "--file", f.Name(), "--json")), &pkg); err != nil {
+		t.Fatal(err)
+	}
+	return pkg.ID
+}
+
+// spontaneous is an Art. 26 package to peer with a review date.
+func spontaneous(peer *identity.Identity, review time.Time) evidence.Manifest {
+	return evidence.Manifest{
+		Type:       evidence.SpontaneousInformation,
+		Sender:     evidence.Party{Country: "DE", Authority: "BKA", Officer: "KHK Weber", Role: evidence.RoleCentralAuthority},
+		Recipients: []evidence.Party{{Node: peer.Fingerprint(), Country: "FR", Authority: "OFAC"}},
+		LegalBasis: evidence.LegalBasis{Instrument: "ETS-185", Article: "26"},
+		Handling:   evidence.Handling{TLP: "amber", UseLimitation: "investigation 123 Js 456/26 only"},
+		Deadlines:  evidence.Deadlines{ReviewOn: evidence.TP(review)},
+		Summary:    "phishing kit found on a server in Frankfurt",
+	}
+}
+
+// preservationManifest is a complete Art. 29 request from node from to
+// node to, made at now.
+func preservationManifest(from, to string, now time.Time) evidence.Manifest {
+	return evidence.Manifest{
+		Type:       evidence.PreservationRequest,
+		Sender:     evidence.Party{Node: from, Country: "DE", Authority: "BKA 24/7 contact point", Officer: "KHK Weber", Role: evidence.Role247Contact},
+		Recipients: []evidence.Party{{Node: to, Country: "FR", Authority: "OFAC 24/7", Role: evidence.Role247Contact}},
+		LegalBasis: evidence.LegalBasis{Instrument: "ETS-185", Article: "29", Paragraph: "1", AuthorisationRef: "StA Köln 123 Js 456/26",
+			Art29: &evidence.Art29{
+				Authority: "Staatsanwaltschaft Köln", Offence: "computer fraud (§ 263a StGB)", Facts: "phishing campaign against bank customers",
+				Data: "subscriber and traffic data of account x@example.fr", Relationship: "account used to send the phishing mails",
+				CustodianOrLocation: "Example Mail SAS, Paris", Necessity: "provider deletes logs after 30 days", MLAToFollow: true,
+			}},
+		DataCategories: []evidence.DataCategory{evidence.Subscriber, evidence.Traffic},
+		Targets:        []evidence.Target{{Type: "email-addr", Value: "x@example.fr", From: evidence.TP(now.Add(-30 * 24 * time.Hour)), To: evidence.TP(now)}},
+		Handling:       evidence.Handling{TLP: "amber", Confidential: true, UseLimitation: "criminal proceedings 123 Js 456/26", OnwardTransfer: "with-authorisation"},
+		Deadlines:      evidence.Deadlines{RespondBy: evidence.TP(now.Add(72 * time.Hour)), PreserveUntil: evidence.TP(now.Add(90 * 24 * time.Hour))},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 
@@ -58,6 +59,8 @@ func newEvidence(n *node.Node, peers func() openpgp.EntityList, tr evidence.Peer
 		Sealer:    seal.New(n.Identity, nil),
 		Peers:     peers,
 		Transport: tr,
+		// evidence.retention_days (validated by config: 1 to 36500).
+		Retention: n.Config.Evidence.RetentionDays.D(),
 		NodeName:  n.Config.Node.Name, Country: n.Config.Node.Country,
 		Registerer: n.Registry, Logger: n.Log.With("component", "evidence"),
 	})
@@ -67,6 +70,11 @@ func newEvidence(n *node.Node, peers func() openpgp.EntityList, tr evidence.Peer
 	svc.Mount(n.API)
 	return svc, nil
 }
+
+// evidenceSweepEvery is how often `serve` moves packages past their
+// deadline to expired (listing does it too, so this only bounds how stale
+// metrics can be).
+const evidenceSweepEvery = 10 * time.Minute
 
 // evidenceTransport sends transfer streams over federation.
 type evidenceTransport struct{ fed *federation.Federation }

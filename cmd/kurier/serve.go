@@ -67,9 +67,11 @@ directory and listens on 127.0.0.1:7470.`,
 			defer fed.Stop()
 			// Evidence trusts the same pinned peer keys as federation and
 			// travels over its signed channel.
-			if _, err := mountEvidenceFederated(n, fed); err != nil {
+			evsvc, err := mountEvidenceFederated(n, fed)
+			if err != nil {
 				return err
 			}
+			go evsvc.Run(c.Context(), evidenceSweepEvery)
 			g.warnGeneratedPassphrase(n.PassphraseGenerated)
 			ln, err := net.Listen("tcp", cfg.Listen)
 			if err != nil {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"os"
+	"os/user"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kurier/kurier/node"
+	"github.com/kurier/kurier/node/audit"
 	"github.com/kurier/kurier/node/auth"
 )
 
@@ -16,6 +20,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Use:   "token",
 		Short: "Create, list and revoke API tokens (local admin: works on the node's store)",
 	}
+	var log *audit.Log
 	open := func(c *cobra.Command) (*auth.Tokens, error) {
 		cfg, err := g.loadConfig()
 		if err != nil {
@@ -25,7 +30,21 @@ func newTokenCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
+		log = audit.New(st.Bucket(cfg.Store.Buckets.Objects))
 		return auth.NewTokens(st.Bucket(cfg.Store.Buckets.Objects)), nil
+	}
+	// record puts a local token change in the audit log, as the API does
+	// for its writes: the token itself is written already, so a failed
+	// record is an error the operator must see, not a silent gap.
+	record := func(c *cobra.Command, action string, tok auth.Token, status int) error {
+		if err := log.Record(c.Context(), audit.Event{
+			Actor: localActor(), Role: "local-admin", Action: action, Route: "kurier " + action,
+			Target: "token/" + tok.ID, Status: status, Remote: "local",
+			Detail: fmt.Sprintf("token %s (%s, role %s, tlp_red %v)", tok.ID, tok.Name, tok.Role, tok.TLPRed),
+		}); err != nil {
+			return fmt.Errorf("token %s changed, but its audit entry was not written: %w", tok.ID, err)
+		}
+		return nil
 	}
 
 	var (
@@ -57,6 +76,9 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(g.stdout, secret)
+			if err := record(c, "token create", tok, http.StatusCreated); err != nil {
+				return err
+			}
 			red := ""
 			if tok.TLPRed {
 				red = ", a named recipient of TLP:RED"
@@ -113,10 +135,21 @@ func newTokenCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := record(c, "token revoke", t, http.StatusOK); err != nil {
+				return err
+			}
 			fmt.Fprintf(g.stdout, "token %s (%s) revoked at %s\n", t.ID, t.Name, t.RevokedAt.Format(time.RFC3339))
 			return nil
 		},
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// localActor names who ran a local admin command: the OS user.
+func localActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "local:" + u.Username
+	}
+	return fmt.Sprintf("local:uid %d", os.Getuid())
 }

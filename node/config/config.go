@@ -30,6 +30,7 @@ type Config struct {
 	HTTP       HTTP       `yaml:"http"`
 	Log        Log        `yaml:"log"`
 	Indicators Indicators `yaml:"indicators"`
+	Evidence   Evidence   `yaml:"evidence"`
 }
 
 // Node names this node to people and peers.
@@ -96,6 +97,31 @@ type Indicators struct {
 	DefaultTLP string `yaml:"default_tlp"`
 }
 
+// Evidence configures evidence packages.
+type Evidence struct {
+	// RetentionDays is how long stored evidence is kept at least (Object
+	// Lock governance retention) when neither the package's retain_until
+	// nor a preservation (at least 60 days) asks for longer.
+	RetentionDays Days `yaml:"retention_days"`
+}
+
+// Days is a whole number of days ("365"); its own type so that "365d" or
+// "1y" get a message saying what to write.
+type Days int
+
+// UnmarshalYAML parses a whole number of days.
+func (d *Days) UnmarshalYAML(n *yaml.Node) error {
+	var v int
+	if err := n.Decode(&v); err != nil {
+		return fmt.Errorf("line %d: %q is not a number of days (write a whole number, e.g. 365)", n.Line, n.Value)
+	}
+	*d = Days(v)
+	return nil
+}
+
+// D returns the period as a time.Duration.
+func (d Days) D() time.Duration { return time.Duration(d) * 24 * time.Hour }
+
 // Duration is a time.Duration written as "10s", "5m" in YAML.
 type Duration time.Duration
 
@@ -144,6 +170,7 @@ func Default(env Env) Config {
 		},
 		Log:        Log{Level: "info", Format: "text"},
 		Indicators: Indicators{DefaultTLP: "amber"},
+		Evidence:   Evidence{RetentionDays: 365},
 	}
 }
 
@@ -326,6 +353,11 @@ func (c *Config) Validate() error {
 	case "clear", "green", "amber", "amber+strict", "red":
 	default:
 		bad("indicators.default_tlp %q must be clear, green, amber, amber+strict or red", c.Indicators.DefaultTLP)
+	}
+	// Object Lock retention cannot be shortened once set, so a typo here
+	// (e.g. days taken for hours) would bind every object stored with it.
+	if c.Evidence.RetentionDays < 1 || c.Evidence.RetentionDays > 36500 {
+		bad("evidence.retention_days %d must be between 1 and 36500 (days stored evidence is kept when a package asks for nothing longer; preserved data is kept at least 60 days regardless)", c.Evidence.RetentionDays)
 	}
 	return errors.Join(errs...)
 }

@@ -77,6 +77,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad listen", "listen: localhost\n", []string{"host:port"}},
 		{"same buckets", "store:\n  buckets:\n    objects: a-b\n    evidence: a-b\n", []string{"must differ"}},
 		{"bad tlp", "indicators:\n  default_tlp: white\n", []string{`default_tlp "white"`}},
+		{"retention zero", "evidence:\n  retention_days: 0\n", []string{"evidence.retention_days 0 must be between 1 and 36500"}},
+		{"retention as duration", "evidence:\n  retention_days: 365d\n", []string{"line 2", `"365d" is not a number of days`}},
+		{"misspelt evidence field", "evidence:\n  retention: 30\n", []string{`unknown field "retention"`, "section evidence"}},
 		{"tls half set", "http:\n  tls_cert_file: /c.pem\n", []string{"set together"}},
 	}
 	for _, tt := range tests {
