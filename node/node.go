@@ -179,7 +179,8 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 		Identity: id, PassphraseGenerated: gen, version: opts.Version, started: time.Now(),
 	}
 	n.Tokens = auth.NewTokens(n.Objects)
-	n.Audit = audit.New(n.Objects)
+	// The audit log lives in the evidence bucket, the one with Object Lock.
+	n.Audit = audit.New(n.Evidence, cfg.Audit.RetentionDays.D())
 	if err := n.registerMetrics(); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		log = audit.New(st.Bucket(cfg.Store.Buckets.Objects))
+		log = audit.New(st.Bucket(cfg.Store.Buckets.Evidence), cfg.Audit.RetentionDays.D())
 		return auth.NewTokens(st.Bucket(cfg.Store.Buckets.Objects)), nil
 	}
 	// record puts a local token change in the audit log, as the API does

@@ -37,7 +37,7 @@ func TestTokenChangesAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	var actions []string
-	for e, err := range audit.New(st.Bucket(cfg.Store.Buckets.Objects)).Events(context.Background(), time.Time{}) {
+	for e, err := range audit.New(st.Bucket(cfg.Store.Buckets.Evidence), 0).Events(context.Background(), time.Time{}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,8 @@
 // Package audit keeps the append-only record of every authenticated write
 // and every read of evidence: who, when, what, from where. Each entry is its
 // own object written create-if-absent, so nothing can overwrite an entry,
-// and the record lives in the object store with everything else.
+// and, in a bucket with Object Lock, under governance retention, so nothing
+// short of a privileged bypass can delete one.
 package audit
 
 import (
@@ -19,7 +20,7 @@ import (
 	"github.com/kurier/kurier/node/store"
 )
 
-// Prefix is where audit entries live in the objects bucket.
+// Prefix is where audit entries live in their bucket.
 const Prefix = "audit/"
 
 // Event is one audit entry.
@@ -39,13 +40,16 @@ type Event struct {
 
 // Log appends events to a bucket.
 type Log struct {
-	bucket store.Bucket
-	now    func() time.Time
+	bucket    store.Bucket
+	retention time.Duration
+	now       func() time.Time
 }
 
-// New returns an audit log kept in bucket.
-func New(bucket store.Bucket) *Log {
-	return &Log{bucket: bucket, now: time.Now}
+// New returns an audit log kept in bucket. With retention > 0 each entry
+// is locked (governance) for that long, which needs a bucket with Object
+// Lock; 0 writes entries without a lock.
+func New(bucket store.Bucket, retention time.Duration) *Log {
+	return &Log{bucket: bucket, retention: retention, now: time.Now}
 }
 
 // Record appends e. Keys sort by time, so listing the prefix reads the log
@@ -64,9 +68,11 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		return fmt.Errorf("audit: random: %w", err)
 	}
 	key := Prefix + e.Time.Format("2006/01/02/20060102T150405.000000000Z") + "-" + hex.EncodeToString(suffix) + ".json"
-	if _, err := l.bucket.Put(ctx, key, bytes.NewReader(b), store.PutOptions{
-		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json",
-	}); err != nil {
+	opts := store.PutOptions{IfAbsent: true, Size: int64(len(b)), ContentType: "application/json"}
+	if l.retention > 0 {
+		opts.Retention = &store.Retention{Mode: store.Governance, Until: e.Time.Add(l.retention)}
+	}
+	if _, err := l.bucket.Put(ctx, key, bytes.NewReader(b), opts); err != nil {
 		return fmt.Errorf("audit: append: %w", err)
 	}
 	return nil

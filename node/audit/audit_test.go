@@ -18,7 +18,7 @@ func TestAppendAndReadInOrder(t *testing.T) {
 	if err := st.EnsureBucket(ctx, "objects", false); err != nil {
 		t.Fatal(err)
 	}
-	log := New(st.Bucket("objects"))
+	log := New(st.Bucket("objects"), 0)
 	base := time.Date(2026, 11, 24, 23, 59, 59, 0, time.UTC)
 	var wg sync.WaitGroup
 	for i := range 20 {

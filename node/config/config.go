@@ -31,6 +31,15 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Indicators Indicators `yaml:"indicators"`
 	Evidence   Evidence   `yaml:"evidence"`
+	Audit      Audit      `yaml:"audit"`
+}
+
+// Audit configures the audit log, kept in the evidence bucket so that
+// Object Lock protects it.
+type Audit struct {
+	// RetentionDays is how long each audit entry is locked (Object Lock
+	// governance retention) against deletion.
+	RetentionDays Days `yaml:"retention_days"`
 }
 
 // Node names this node to people and peers.
@@ -171,6 +180,7 @@ func Default(env Env) Config {
 		Log:        Log{Level: "info", Format: "text"},
 		Indicators: Indicators{DefaultTLP: "amber"},
 		Evidence:   Evidence{RetentionDays: 365},
+		Audit:      Audit{RetentionDays: 400},
 	}
 }
 
@@ -358,6 +368,9 @@ func (c *Config) Validate() error {
 	// (e.g. days taken for hours) would bind every object stored with it.
 	if c.Evidence.RetentionDays < 1 || c.Evidence.RetentionDays > 36500 {
 		bad("evidence.retention_days %d must be between 1 and 36500 (days stored evidence is kept when a package asks for nothing longer; preserved data is kept at least 60 days regardless)", c.Evidence.RetentionDays)
+	}
+	if c.Audit.RetentionDays < 1 || c.Audit.RetentionDays > 36500 {
+		bad("audit.retention_days %d must be between 1 and 36500 (days each audit entry is locked against deletion)", c.Audit.RetentionDays)
 	}
 	return errors.Join(errs...)
 }

@@ -78,6 +78,8 @@ func TestLoadErrors(t *testing.T) {
 		{"same buckets", "store:\n  buckets:\n    objects: a-b\n    evidence: a-b\n", []string{"must differ"}},
 		{"bad tlp", "indicators:\n  default_tlp: white\n", []string{`default_tlp "white"`}},
 		{"retention zero", "evidence:\n  retention_days: 0\n", []string{"evidence.retention_days 0 must be between 1 and 36500"}},
+		{"audit retention too long", "audit:\n  retention_days: 99999\n", []string{"audit.retention_days 99999 must be between 1 and 36500"}},
+		{"audit retention misspelt", "audit:\n  retension_days: 30\n", []string{"retension_days"}},
 		{"retention as duration", "evidence:\n  retention_days: 365d\n", []string{"line 2", `"365d" is not a number of days`}},
 		{"misspelt evidence field", "evidence:\n  retention: 30\n", []string{`unknown field "retention"`, "section evidence"}},
 		{"tls half set", "http:\n  tls_cert_file: /c.pem\n", []string{"set together"}},

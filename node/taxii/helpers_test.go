@@ -125,7 +125,7 @@ func (f *fixture) start(o fixtureOpts) {
 		limit = testBodyLimit
 	}
 	a, err := api.New(api.Options{
-		Registerer: reg, Gatherer: reg, Auth: f.tokens, Audit: audit.New(f.bucket), MaxBodyBytes: limit,
+		Registerer: reg, Gatherer: reg, Auth: f.tokens, Audit: audit.New(f.bucket, 0), MaxBodyBytes: limit,
 	})
 	if err != nil {
 		f.t.Fatal(err)
