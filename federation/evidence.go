@@ -146,9 +146,17 @@ func (f *Federation) serveEvidence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.log.Info("evidence transfer received", "peer", ps.cfg.Name, "bytes", size, "spooled_in", time.Since(started).Round(time.Millisecond).String())
+	f.receiveEvidence(w, r, recv, ps, sp)
+}
+
+// receiveEvidence hands a complete, authenticated transfer stream to the
+// evidence service and answers with its signed receipt — accepted or
+// rejected alike, so the sender can file it; only a failure to produce any
+// receipt is an HTTP error.
+func (f *Federation) receiveEvidence(w http.ResponseWriter, r *http.Request, recv EvidenceReceiver, ps *peerState, stream io.Reader) {
 	// The stream is complete on disk: finish storing it even if the peer
 	// goes away now; a retry then meets the package as already received.
-	answer, err := recv.ReceiveEvidence(context.WithoutCancel(r.Context()), ps.fpr, bufio.NewReaderSize(sp, 1<<20))
+	answer, err := recv.ReceiveEvidence(context.WithoutCancel(r.Context()), ps.fpr, bufio.NewReaderSize(stream, 1<<20))
 	if answer == nil {
 		f.log.Error("evidence transfer: no receipt", "peer", ps.cfg.Name, "err", err)
 		f.opts.API.Problems().Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "the transfer could not be processed"))
@@ -594,18 +602,7 @@ func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	f.log.Info("evidence transfer uploaded", "peer", ps.cfg.Name, "bytes", size)
-	answer, err := recv.ReceiveEvidence(context.WithoutCancel(r.Context()), ps.fpr, bufio.NewReaderSize(part, 1<<20))
-	if answer == nil {
-		f.log.Error("evidence transfer: no receipt", "peer", ps.cfg.Name, "err", err)
-		probs.Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "the transfer could not be processed"))
-		return
-	}
-	if err != nil {
-		f.log.Warn("evidence transfer rejected", "peer", ps.cfg.Name, "err", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(answer)
+	f.receiveEvidence(w, r, recv, ps, part)
 }
 
 // chunkHasher records the SHA-256 of each chunk of a stream as it is
