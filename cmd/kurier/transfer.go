@@ -29,8 +29,10 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Import STIX 2.1 bundles (or single objects) into a node",
 		Long: `import streams each file (a STIX bundle, or one STIX object) to the node in
 batches, showing progress for large files, and prints how many objects were
-accepted and rejected, with the reason for each rejection. Exit status 1
-when any object was rejected.`,
+accepted and rejected, with the reason for each rejection. Every copy of an
+id that occurs more than once in a file is rejected without being sent, as
+the node rejects them in one bundle. Exit status 1 when any object was
+rejected.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := g.client()
@@ -74,7 +76,9 @@ func importFile(g *globals, cl *client, path string, batch int, quiet bool) (ind
 	}
 	var bar *progressbar.ProgressBar
 	if !quiet && fi.Size() > 1<<20 {
-		bar = progressbar.NewOptions64(fi.Size(), progressbar.OptionSetWriter(g.stderr),
+		// Two passes over the file (ids first, then objects): the bar
+		// covers both.
+		bar = progressbar.NewOptions64(2*fi.Size(), progressbar.OptionSetWriter(g.stderr),
 			progressbar.OptionSetDescription(path), progressbar.OptionShowBytes(true), progressbar.OptionThrottle(200e6))
 	}
 	// A lone object (not a bundle) is small: read it whole.
@@ -91,8 +95,21 @@ func importFile(g *globals, cl *client, path string, batch int, quiet bool) (ind
 		return sendBatch(g, cl, data)
 	}
 
-	dec := stix.NewBundleDecoder(f, stix.Limits{MaxBundleBytes: 1 << 40})
+	// The node rejects every copy of an id repeated in one bundle, but it
+	// sees one batch at a time: find the repeats in the whole file first,
+	// keeping only ids, so memory grows with the id set, not the objects.
+	scan := countIDs(f, bar)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return sum, err
+	}
+
+	dec := stix.NewBundleDecoder(f, importLimits)
 	var objs []json.RawMessage
+	progress := func() {
+		if bar != nil {
+			_ = bar.Set64(fi.Size() + dec.BytesRead())
+		}
+	}
 	flush := func() error {
 		if len(objs) == 0 {
 			return nil
@@ -104,12 +121,14 @@ func importFile(g *globals, cl *client, path string, batch int, quiet bool) (ind
 		sum.Unchanged += s.Unchanged
 		sum.Failed += s.Failed
 		objs = objs[:0]
-		if bar != nil {
-			_ = bar.Set64(dec.BytesRead())
-		}
+		progress()
 		return err
 	}
-	for {
+	for i := 0; ; i++ {
+		if scan.err != nil && i == scan.n {
+			_ = flush()
+			return sum, fmt.Errorf("stopped (objects before this point were sent): %w", scan.err)
+		}
 		o, err := dec.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -118,9 +137,18 @@ func importFile(g *globals, cl *client, path string, batch int, quiet bool) (ind
 			_ = flush()
 			return sum, fmt.Errorf("stopped (objects before this point were sent): %w", err)
 		}
+		if c := scan.counts[o.ID]; c > 1 {
+			// Neither copy is sent: which one is meant is the producer's
+			// to say, as the node answers for a single bundle.
+			st := indicator.FailureOf(o.ID, o.Version(), []*stix.ValidationError{stix.DuplicateID(o.ID, int(c))})
+			fmt.Fprintf(g.stderr, "rejected %s: %s\n", st.ID, st.Message)
+			sum.Total++
+			sum.Failed++
+			continue
+		}
 		raw, err := json.Marshal(o)
 		if err != nil {
-			return sum, err
+			return sum, fmt.Errorf("re-encode %s: %w", o.ID, err)
 		}
 		objs = append(objs, raw)
 		if len(objs) >= batch {
@@ -137,6 +165,41 @@ func importFile(g *globals, cl *client, path string, batch int, quiet bool) (ind
 		fmt.Fprintln(g.stderr)
 	}
 	return sum, nil
+}
+
+// importLimits: the file may be far larger than one request; each batch
+// is bounded by --batch instead.
+var importLimits = stix.Limits{MaxBundleBytes: 1 << 40}
+
+// idScan is the first pass over a bundle: how often each object id
+// occurs among the first n objects. err is what ended the scan early (bad
+// input, or a failed read); the sending pass stops at the same object, so
+// it never sends an object whose id was not counted.
+type idScan struct {
+	counts map[string]int32
+	n      int
+	err    error
+}
+
+func countIDs(r io.Reader, bar *progressbar.ProgressBar) idScan {
+	dec := stix.NewBundleDecoder(r, importLimits)
+	sc := idScan{counts: map[string]int32{}}
+	for {
+		o, err := dec.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				sc.err = err
+			}
+			return sc
+		}
+		sc.n++
+		if o.ID != "" {
+			sc.counts[o.ID]++
+		}
+		if bar != nil && sc.n%1000 == 0 {
+			_ = bar.Set64(dec.BytesRead())
+		}
+	}
 }
 
 func isBundle(head []byte) bool {

@@ -94,6 +94,7 @@ type Server struct {
 	router   chi.Router
 	problems *problem.Writer
 	m        *metrics
+	tooLarge tooLargeHooks // OnTooLarge, in toolarge.go
 }
 
 // New builds the router: public health and metrics endpoints, and an
@@ -261,6 +262,7 @@ func (s *Server) limitBody(max int64) func(http.Handler) http.Handler {
 				return
 			}
 			if r.ContentLength > max {
+				s.tooLarge.refused(r)
 				s.problems.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
 					fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, max)))
 				return

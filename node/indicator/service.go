@@ -174,7 +174,7 @@ func (s *Service) ImportBundle(ctx context.Context, b *stix.Bundle) (Result, err
 	var subs []Submission
 	for _, or := range vr.Objects {
 		if !or.OK() {
-			res.Failures = append(res.Failures, failureOf(or.ID, or.Version, or.Errors))
+			res.Failures = append(res.Failures, FailureOf(or.ID, or.Version, or.Errors))
 			continue
 		}
 		subs = append(subs, Submission{Object: or.Object})
@@ -204,7 +204,9 @@ func DecodeReason(err error) string {
 	return ReasonMalformed
 }
 
-func failureOf(id, version string, errs []*stix.ValidationError) Status {
+// FailureOf is the failure status for an object with validation errors:
+// the first error names the property, Reason its metric label.
+func FailureOf(id, version string, errs []*stix.ValidationError) Status {
 	st := Status{ID: id, Version: version, Reason: ReasonInvalid}
 	if len(errs) > 0 {
 		e := errs[0]

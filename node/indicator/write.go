@@ -36,7 +36,7 @@ func (s *Service) Add(ctx context.Context, objs ...*stix.Object) (Result, error)
 	b := stix.NewBundle(objs...)
 	vr := stix.ValidateBundle(b, &stix.BundleOptions{Options: stix.Options{KnownMarking: s.knownMarking}})
 	if rej := vr.Rejected(); len(rej) > 0 {
-		st := failureOf(rej[0].ID, rej[0].Version, rej[0].Errors)
+		st := FailureOf(rej[0].ID, rej[0].Version, rej[0].Errors)
 		s.m.rejected.WithLabelValues(st.Reason).Inc()
 		return Result{Failures: []Status{st}}, fmt.Errorf("%w: %s", ErrRejected, st.Message)
 	}

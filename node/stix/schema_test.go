@@ -1,105 +1,32 @@
 package stix
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/kurier/kurier/node/stix/stixschema"
 )
 
 // The OASIS STIX 2.1 JSON schemas (draft 2020-12) live in
-// testdata/schemas; they reference each other relatively, resolved against
-// their $id, so every file is registered under its $id.
-const schemaBase = "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas/stix2.1/schemas/"
-
-var (
-	schemaOnce     sync.Once
-	schemaCompiler *jsonschema.Compiler
-	schemaCache    sync.Map
-	schemaErr      error
-)
-
-func loadSchemas(t testing.TB) *jsonschema.Compiler {
-	t.Helper()
-	schemaOnce.Do(func() {
-		c := jsonschema.NewCompiler()
-		files, _ := filepath.Glob("testdata/schemas/*/*.json")
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				schemaErr = err
-				return
-			}
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-			if err != nil {
-				schemaErr = err
-				return
-			}
-			m := doc.(map[string]any)
-			id, _ := m["$id"].(string)
-			if s, _ := m["$schema"].(string); s != "https://json-schema.org/draft/2020-12/schema" {
-				schemaErr = &os.PathError{Op: "schema", Path: f, Err: os.ErrInvalid}
-				return
-			}
-			rel := filepath.ToSlash(strings.TrimPrefix(f, "testdata/schemas/"))
-			if id != schemaBase+rel {
-				t.Logf("%s: $id %s", f, id)
-			}
-			if err := c.AddResource(id, doc); err != nil {
-				schemaErr = err
-				return
-			}
-		}
-		if len(files) < 50 {
-			schemaErr = os.ErrNotExist
-		}
-		schemaCompiler = c
-	})
-	if schemaErr != nil {
-		t.Fatalf("loading schemas: %v", schemaErr)
-	}
-	return schemaCompiler
-}
+// testdata/schemas; stixschema loads them for every package's tests.
 
 func schemaFor(t testing.TB, typ string) *jsonschema.Schema {
 	t.Helper()
-	var rel string
-	switch {
-	case typ == "bundle" || typ == "marking-definition" || typ == "language-content" || typ == "extension-definition":
-		rel = "common/" + typ + ".json"
-	case IsSDO(typ):
-		rel = "sdos/" + typ + ".json"
-	case IsSRO(typ):
-		rel = "sros/" + typ + ".json"
-	case IsSCO(typ):
-		rel = "observables/" + typ + ".json"
-	default:
-		t.Fatalf("no schema for type %q", typ)
-	}
-	if s, ok := schemaCache.Load(rel); ok {
-		return s.(*jsonschema.Schema)
-	}
-	c := loadSchemas(t)
-	s, err := c.Compile(schemaBase + rel)
+	s, err := stixschema.Schema(typ)
 	if err != nil {
-		t.Fatalf("compile %s: %v", rel, err)
+		t.Fatal(err)
 	}
-	schemaCache.Store(rel, s)
 	return s
 }
 
 func validateAgainstSchema(t testing.TB, typ string, data []byte) error {
 	t.Helper()
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("instance: %v", err)
-	}
-	return schemaFor(t, typ).Validate(inst)
+	schemaFor(t, typ)
+	return stixschema.ValidateType(typ, data)
 }
 
 func TestSchemasCompile(t *testing.T) {

@@ -115,7 +115,7 @@ func ValidateBundle(b *Bundle, opts *BundleOptions) *BundleResult {
 					add("id", "duplicate object (same id and modified) in bundle")
 				}
 			} else if idCount[obj.ID] > 1 {
-				add("id", "duplicate id in bundle (%d objects share it)", idCount[obj.ID])
+				or.Errors = append(or.Errors, DuplicateID(obj.ID, idCount[obj.ID]))
 			}
 		}
 		for _, ref := range UnknownMarkingRefs(obj, known) {
@@ -129,6 +129,17 @@ func ValidateBundle(b *Bundle, opts *BundleOptions) *BundleResult {
 	}
 	return res
 }
+
+// DuplicateID is the error ValidateBundle gives each of the n objects of a
+// bundle that share id. It is exported so that a client sending one bundle
+// in several requests (kurier import) rejects them in the same words.
+func DuplicateID(id string, n int) *ValidationError {
+	return &ValidationError{ObjectID: id, Property: "id", Reason: fmt.Sprintf("duplicate id in bundle (%d objects share it)", n)}
+}
+
+// Version is the version TAXII reports for o: its modified timestamp, or
+// created for an object without one.
+func (o *Object) Version() string { return version(o) }
 
 func version(o *Object) string {
 	if !o.Modified.IsZero() {

@@ -1,10 +1,14 @@
 package taxii
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +75,10 @@ func TestBadInputOverHTTP(t *testing.T) {
 		count                   float64 // how much the reason's counter grows
 		notStored               []string
 		// chunked sends the body without Content-Length, so the limit is
-		// met while reading it (a Content-Length over the limit is refused
-		// by node/api before any route, counted only as an HTTP problem).
-		chunked bool
+		// met while reading it; declared sends only a Content-Length over
+		// the limit, refused by node/api before any route runs (and
+		// counted through api.Server.OnTooLarge).
+		chunked, declared bool
 	}
 	bundles := "/api/v1/bundles"
 	inbox := objectsPath(CollectionInbox)
@@ -98,6 +103,8 @@ func TestBadInputOverHTTP(t *testing.T) {
 			body: bundle(with(id[0], `"x_pad":"`+strings.Repeat("a", bodyLimit)+`"`)), chunked: true,
 			code: 413, typ: problem.TooLarge, objectIndex: -1, reason: indicator.ReasonTooLarge, count: 1, notStored: id})
 	}
+	cases = append(cases, tc{name: "bundle: declared Content-Length over the limit", path: bundles, ctype: "application/json",
+		declared: true, code: 413, typ: problem.TooLarge, objectIndex: -1, reason: indicator.ReasonTooLarge, count: 1})
 	{
 		id := ids(1)
 		cases = append(cases, tc{name: "bundle: wrong media type", path: bundles, ctype: "text/plain",
@@ -142,6 +149,8 @@ func TestBadInputOverHTTP(t *testing.T) {
 			body: envelope(with(id[0], `"x_pad":"`+strings.Repeat("a", bodyLimit)+`"`)), chunked: true,
 			code: 413, typ: problem.TooLarge, objectIndex: -1, reason: indicator.ReasonTooLarge, count: 1, notStored: id})
 	}
+	cases = append(cases, tc{name: "taxii: declared Content-Length over the limit", path: inbox, ctype: MediaType,
+		declared: true, code: 413, typ: problem.TooLarge, objectIndex: -1, reason: indicator.ReasonTooLarge, count: 1})
 	{
 		id := ids(1)
 		cases = append(cases, tc{name: "taxii: wrong media type", path: inbox, ctype: "application/json",
@@ -166,9 +175,12 @@ func TestBadInputOverHTTP(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before := f.rejected(c.reason)
 			var r response
-			if c.chunked {
+			switch {
+			case c.declared:
+				r = f.doDeclared(c.path, c.ctype, bodyLimit+1)
+			case c.chunked:
 				r = f.doChunked(c.path, c.ctype, c.body)
-			} else {
+			default:
 				r = f.do(http.MethodPost, "analyst", c.path, []byte(c.body),
 					"Content-Type", c.ctype, "Accept", acceptFor(c.path))
 			}
@@ -238,6 +250,33 @@ func TestBadInputOverHTTP(t *testing.T) {
 			t.Errorf("%s not stored", x)
 		}
 	}
+}
+
+// doDeclared POSTs as the analyst a request declaring a Content-Length of
+// n without sending the body: a limit judging the header answers at once.
+func (f *fixture) doDeclared(path, ctype string, n int64) response {
+	f.t.Helper()
+	u, err := url.Parse(f.srv.URL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: %s\r\nAccept: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+		path, u.Host, f.bearer["analyst"], ctype, acceptFor(path), n)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return response{code: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // doChunked POSTs body as the analyst with no Content-Length.

@@ -69,6 +69,12 @@ const (
 	tTIMES
 )
 
+// keywords are exactly the keyword tokens of the STIX 2.1 grammar
+// (STIXPattern.g4, case-sensitive). LAST is one of them though no rule
+// uses it: the grammar reserves it, so an unquoted LAST is never an
+// identifier there, and keeping it here makes [a:LAST = 1] a syntax error
+// as in every conforming parser, and makes String quote a property named
+// LAST so that what Kurier emits parses everywhere.
 var keywords = map[string]tokKind{
 	"AND": tAND, "OR": tOR, "NOT": tNOT, "FOLLOWEDBY": tFOLLOWEDBY,
 	"LIKE": tLIKE, "MATCHES": tMATCHES, "ISSUPERSET": tISSUPERSET,
