@@ -232,13 +232,8 @@ func (s *Service) ReleaseHold(ctx context.Context, who Actor, id string, authori
 	if auth == nil {
 		return Package{}, refuse(RuleHoldRelease, "authorised_by", "no unused hold-release authorisation is recorded as event %d: record the decision first (hold-release-authorised)", authorisedBy)
 	}
-	for _, ir := range p.items {
-		if err := s.bucket.SetLegalHold(ctx, ir.Object.Key, ir.Object.Version, false); err != nil {
-			return Package{}, fmt.Errorf("evidence: release hold: %w", err)
-		}
-	}
-	if err := s.holdCustody(ctx, p, false); err != nil {
-		return Package{}, err
+	if err := s.holdAll(ctx, p, false); err != nil {
+		return Package{}, fmt.Errorf("evidence: release hold: %w", err)
 	}
 	if _, err := s.append(ctx, p, who, EvHoldReleased, itemRefs(p.items), why, map[string]string{"authorised_by": strconv.FormatInt(authorisedBy, 10)}); err != nil {
 		return Package{}, err
@@ -254,13 +249,8 @@ func (s *Service) SetHold(ctx context.Context, who Actor, id, why string) (Packa
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, ir := range p.items {
-		if err := s.bucket.SetLegalHold(ctx, ir.Object.Key, ir.Object.Version, true); err != nil {
-			return Package{}, fmt.Errorf("evidence: set hold: %w", err)
-		}
-	}
-	if err := s.holdCustody(ctx, p, true); err != nil {
-		return Package{}, err
+	if err := s.holdAll(ctx, p, true); err != nil {
+		return Package{}, fmt.Errorf("evidence: set hold: %w", err)
 	}
 	if _, err := s.append(ctx, p, who, EvHoldSet, itemRefs(p.items), why, nil); err != nil {
 		return Package{}, err
@@ -314,7 +304,10 @@ type Report struct {
 	Items          []ItemCheck `json:"items,omitempty"`
 	Events         int         `json:"events"`
 	Break          *ChainBreak `json:"break,omitempty"`
-	Problems       []string    `json:"problems,omitempty"`
+	// Hidden names custody event keys whose versions listing does not show
+	// (delete markers); a chain cut at its end has no Break, only these.
+	Hidden   []string `json:"hidden,omitempty"`
+	Problems []string `json:"problems,omitempty"`
 }
 
 // ItemCheck is the result for one item.
@@ -389,6 +382,7 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 	if err != nil {
 		return Report{}, err
 	}
+	rep.Hidden = hidden
 	rep.Problems = append(rep.Problems, hidden...)
 	rep.OK = len(rep.Problems) == 0
 	kind, why := EvVerified, "package re-verified"
@@ -397,7 +391,13 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 		s.m.verifyFailures.WithLabelValues("verify").Inc()
 	}
 	if _, err := s.append(ctx, p, who, kind, itemRefs(p.items), why, nil); err != nil {
-		return rep, err
+		// A slot taken by a hidden event is itself the finding: report it
+		// rather than fail, so the caller learns where the chain was cut.
+		if !errors.Is(err, ErrCustodySlot) {
+			return rep, err
+		}
+		rep.OK = false
+		rep.Problems = append(rep.Problems, "the outcome could not be recorded: "+err.Error())
 	}
 	return rep, nil
 }
@@ -405,12 +405,11 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 // hiddenEvents looks for custody events listing does not show. Locked
 // events cannot be deleted, but a delete marker (which no lock prevents)
 // hides one from listing: the chain would look complete one event short,
-// and the next event written would take its place. So every event key must
-// hold exactly one stored version, and the key after the last listed event
-// none.
+// or have a gap that looks like a lost write. So every listed event key
+// must hold exactly one stored version, the first key of every gap and the
+// key after the last listed event none.
 func (s *Service) hiddenEvents(ctx context.Context, id string, events []SignedEvent) ([]string, error) {
 	var problems []string
-	next := int64(0)
 	check := func(seq int64, want int) error {
 		vs, err := s.bucket.Versions(ctx, keyCustody(id, seq))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -429,7 +428,13 @@ func (s *Service) hiddenEvents(ctx context.Context, id string, events []SignedEv
 		}
 		return nil
 	}
+	next := int64(0)
 	for _, ev := range events {
+		if ev.Event.Seq > next {
+			if err := check(next, 0); err != nil {
+				return nil, err
+			}
+		}
 		if err := check(ev.Event.Seq, 1); err != nil {
 			return nil, err
 		}

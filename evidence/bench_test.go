@@ -25,8 +25,10 @@ import (
 //     (same algorithms: Ed25519/Cv25519, AES-256, no compression), then
 //     sha256sum and sha512sum.
 //
-// Peak RSS (VmHWM) is taken over the seal only. Sizes in GiB come from
-// KURIER_BIG_SIZES (default "2"); runs only with KURIER_BIG=1:
+// Peak RSS (VmHWM) is taken over the seal only. The run fails when the
+// seal reaches less than 70% of the raw rate or peaks above 128 MiB. Sizes
+// in GiB come from KURIER_BIG_SIZES (default "2"); runs only with
+// KURIER_BIG=1:
 //
 //	KURIER_BIG=1 KURIER_BIG_SIZES=2,8 go test -run '^$' -bench BenchmarkSealLarge -benchtime 1x -timeout 60m ./evidence
 func BenchmarkSealLarge(b *testing.B) {
@@ -122,7 +124,14 @@ func benchSeal(b *testing.B, size int64) {
 	if hwm > 128 {
 		b.Errorf("peak RSS %.1f MiB exceeds 128 MiB", hwm)
 	}
+	if pct := raw.Seconds() / ours.Seconds() * 100; pct < minPctOfRaw {
+		b.Errorf("seal at %.0f MB/s is %.0f%% of the raw SealTo rate (%.0f MB/s), below the %d%% target", mb/ours.Seconds(), pct, mb/raw.Seconds(), minPctOfRaw)
+	}
 }
+
+// minPctOfRaw is the target: sealing at least 70% as fast as the
+// raw streaming sign+encrypt of the same key profile.
+const minPctOfRaw = 70
 
 // stockTools times gpg --sign --encrypt (with a fresh Ed25519/Cv25519 key in
 // a temporary home) and sha256sum and sha512sum, one after the other.

@@ -109,7 +109,8 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 	clear(key)
 
 	rec := indexRecord{ID: m.ID, Type: m.Type, Direction: Outgoing, ReplyTo: m.ReplyTo, Created: m.Created.UTC()}
-	if err := s.putIndex(ctx, rec); err != nil {
+	ret, hold := s.lockPolicy(m)
+	if err := s.putIndex(ctx, rec, ret, hold); err != nil {
 		return Package{}, err
 	}
 	if _, err := s.putBytes(ctx, keyPkg(m.ID, "key.pgp"), wrapped.Bytes(), store.PutOptions{IfAbsent: true, ContentType: "application/pgp-encrypted"}); err != nil {
@@ -131,10 +132,14 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 }
 
 // putIndex writes the package record create-if-absent: a package id is
-// used once, ever (replay guard).
-func (s *Service) putIndex(ctx context.Context, rec indexRecord) error {
+// used once, ever (replay guard). It is locked like the package's data:
+// it is how the node finds the package again at start, and deleting it
+// would free the id for a replay.
+func (s *Service) putIndex(ctx context.Context, rec indexRecord, ret store.Retention, hold bool) error {
 	b, _ := json.Marshal(rec)
-	_, err := s.bucket.Put(ctx, keyIndex(rec.ID), bytes.NewReader(b), store.PutOptions{IfAbsent: true, Size: int64(len(b)), ContentType: "application/json"})
+	_, err := s.bucket.Put(ctx, keyIndex(rec.ID), bytes.NewReader(b), store.PutOptions{
+		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json", Retention: &ret, LegalHold: hold,
+	})
 	if errors.Is(err, store.ErrExists) {
 		return refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", rec.ID)
 	}
@@ -254,13 +259,14 @@ func (s *Service) AddItem(ctx context.Context, who Actor, id string, in ItemInpu
 		}
 		return ItemRecord{}, &RefusedError{Violations: v}
 	}
-	ret, hold := s.lockPolicy(p.manifest)
+	ret, hold := s.objectLock(p)
 	if err := s.lock(ctx, ref, ret, hold); err != nil {
 		return ItemRecord{}, err
 	}
 	ir := ItemRecord{Item: item, Object: ref, Stored: s.now().UTC(), By: who.Person}
 	b, _ := json.Marshal(ir)
-	if _, err := s.putBytes(ctx, keyItemRecord(id, in.Name), b, store.PutOptions{IfAbsent: true, ContentType: "application/json"}); err != nil {
+	// The record names the version a court's copy must come from: locked as the item.
+	if _, err := s.putBytes(ctx, keyItemRecord(id, in.Name), b, store.PutOptions{IfAbsent: true, ContentType: "application/json", Retention: &ret, LegalHold: hold}); err != nil {
 		return ItemRecord{}, err
 	}
 	p.items[in.Name] = ir
@@ -465,11 +471,9 @@ func (s *Service) Seal(ctx context.Context, who Actor, id string) (Package, erro
 		data []byte
 		ct   string
 	}{{keyPkg(id, "manifest.json"), canonical, "application/json"}, {keyPkg(id, "manifest.json.sig"), sig, "application/pgp-signature"}} {
-		info, err := s.putBytes(ctx, f.key, f.data, store.PutOptions{IfAbsent: true, ContentType: f.ct, Retention: &ret})
-		if err != nil {
+		if _, err := s.putBytes(ctx, f.key, f.data, store.PutOptions{IfAbsent: true, ContentType: f.ct, Retention: &ret, LegalHold: hold || p.hold}); err != nil {
 			return Package{}, err
 		}
-		_ = info
 	}
 	mm, err := ParseManifest(canonical, false)
 	if err != nil {
@@ -483,6 +487,11 @@ func (s *Service) Seal(ctx context.Context, who Actor, id string) (Package, erro
 		return Package{}, err
 	}
 	if hold && !p.hold {
+		// Objects stored before the policy's hold was known (or before this
+		// rule) are held with the rest.
+		if err := s.holdAll(ctx, p, true); err != nil {
+			return Package{}, err
+		}
 		if _, err := s.append(ctx, p, who, EvHoldSet, what, "legal hold while the preservation applies", nil); err != nil {
 			return Package{}, err
 		}

@@ -251,3 +251,24 @@ func peakRSSMiB() float64 {
 	}
 	return -1
 }
+
+// counterValue is the value of the counter name{label} in reg (the
+// counter's only label), or -1 if it is not there.
+func counterValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
+}

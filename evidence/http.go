@@ -84,6 +84,7 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *RefusedError
 	var mb *http.MaxBytesError
 	var te *TransportError
+	var se *SlotError
 	switch {
 	case errors.As(err, &re):
 		status, typ := http.StatusUnprocessableEntity, problem.Validation
@@ -93,6 +94,12 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.p.Write(w, r, problem.New(typ, status, re.Error()).With("violations", re.Violations))
 	case errors.Is(err, ErrNotFound):
 		h.p.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, err.Error()))
+	case errors.As(err, &se):
+		reason := slotExists
+		if se.Hidden {
+			reason = slotHidden
+		}
+		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, se.Error()).With("reason", "custody-"+reason).With("seq", se.Seq))
 	case errors.Is(err, ErrDisposed):
 		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, err.Error()))
 	case errors.Is(err, ErrUnknownPeer):

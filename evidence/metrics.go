@@ -8,6 +8,7 @@ type metrics struct {
 	bytesSealed    prometheus.Counter
 	verifyFailures *prometheus.CounterVec
 	transfers      *prometheus.CounterVec
+	slotRefused    *prometheus.CounterVec
 }
 
 // stateCollector reports gauges computed from the packages at scrape time:
@@ -60,6 +61,13 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		transfers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurier_evidence_transfers_received_total", Help: "Incoming evidence transfers, by result (accepted, refused, quarantined).",
 		}, []string{"result"}),
+		slotRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kurier_evidence_custody_appends_refused_total",
+			Help: "Custody events not written because their key already held a version, by reason (hidden-version: under a delete marker; exists: another writer).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{slotHidden, slotExists} {
+		m.slotRefused.WithLabelValues(r)
 	}
 	for _, st := range []string{"verify", "receive", "export", "receipt"} {
 		m.verifyFailures.WithLabelValues(st)
@@ -78,7 +86,7 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		overdue: prometheus.NewDesc("kurier_evidence_deadlines_overdue", "Package deadlines that have passed, by kind (response, preservation, review, retention-review).",
 			[]string{"kind"}, nil),
 	}
-	for _, col := range []prometheus.Collector{m.bytesSealed, m.verifyFailures, m.transfers, c} {
+	for _, col := range []prometheus.Collector{m.bytesSealed, m.verifyFailures, m.transfers, m.slotRefused, c} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

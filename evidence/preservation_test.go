@@ -69,21 +69,35 @@ func TestPreservationLocks(t *testing.T) {
 		if p.hold != c.hold {
 			t.Fatalf("%s: legal hold %v, want %v", where, p.hold, c.hold)
 		}
-		var refs []ObjectRef
-		for _, ir := range p.items {
-			refs = append(refs, ir.Object)
-		}
-		last := keyCustody(c.id, p.last.Event.Seq)
-		info, err := c.n.bucket.Stat(context.Background(), last, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		refs = append(refs, ObjectRef{Key: last, Version: info.VersionID})
-		if len(refs) < 2 {
-			t.Fatalf("%s: no items", where)
-		}
-		for _, ref := range refs {
+		kinds := map[string]int{}
+		for _, ref := range lockedObjects(t, c.n, c.id) {
 			checkLocked(t, c.n.bucket, where, ref, c.hold, minUntil, maxUntil)
+			kinds[objectKind(c.id, ref.Key)]++
+		}
+		want := []string{"index", "manifest", "signature", "item", "item-record", "custody"}
+		if p.rec.Direction == Outgoing {
+			want = append(want, "receipt") // filed by the sender
+		}
+		for _, k := range want {
+			if kinds[k] == 0 {
+				t.Fatalf("%s: no locked %s among %v", where, k, kinds)
+			}
+		}
+		// What stays unlocked: the wrapped key (disposal destroys it) and
+		// the draft.
+		for _, key := range []string{keyPkg(c.id, "key.pgp"), keyPkg(c.id, "draft.json")} {
+			info, err := c.n.bucket.Stat(context.Background(), key, "")
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ret, _ := c.n.bucket.GetRetention(context.Background(), key, info.VersionID)
+			held, _ := c.n.bucket.LegalHold(context.Background(), key, info.VersionID)
+			if ret != nil || held {
+				t.Fatalf("%s: %s is locked (%+v, hold %v): it must stay deletable", where, key, ret, held)
+			}
 		}
 	}
 	// The chains still verify: nothing was removed.
@@ -95,22 +109,102 @@ func TestPreservationLocks(t *testing.T) {
 		}
 	}
 	// A delete marker, which no lock prevents, hides the last event from
-	// listing; verify (here after a restart) names the cut, and still does
-	// once the next event took the hidden one's place.
+	// listing. After a restart the node would write its next event into
+	// the hidden event's key: it refuses (counted), verify still names the
+	// cut, and the key keeps exactly the one hidden version.
 	for _, n := range []*testNode{nodeA, nodeB} {
 		p, _ := n.svc.pkg(info.ID)
 		last := p.last.Event.Seq
-		if err := n.bucket.Delete(context.Background(), keyCustody(info.ID, last), store.DeleteOptions{}); err != nil {
+		key := keyCustody(info.ID, last)
+		if err := n.bucket.Delete(context.Background(), key, store.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		restarted := newNode(t, n.id, n.svc.nodeName, n.svc.country, n.bucket, a, b)
 		for range 2 {
 			rep, err := restarted.svc.Verify(context.Background(), liaison, info.ID)
-			if err != nil || rep.OK || !strings.Contains(strings.Join(rep.Problems, "; "), fmt.Sprintf("custody event %d has", last)) {
+			problems := strings.Join(rep.Problems, "; ")
+			if err != nil || rep.OK || len(rep.Hidden) != 1 || !strings.Contains(rep.Hidden[0], fmt.Sprintf("custody event %d has", last)) ||
+				!strings.Contains(problems, "could not be recorded") {
 				t.Fatalf("%s: verify after hiding event %d: %v %+v", n.svc.nodeName, last, err, rep)
 			}
 		}
+		_, err := restarted.svc.Custody(context.Background(), liaison, info.ID)
+		var se *SlotError
+		if !errors.As(err, &se) || !errors.Is(err, ErrCustodySlot) || !se.Hidden || se.Seq != last || !strings.Contains(err.Error(), "delete marker") {
+			t.Fatalf("%s: reading the custody log after the cut: %v", n.svc.nodeName, err)
+		}
+		vs, err := n.bucket.Versions(context.Background(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for _, v := range vs {
+			if !v.DeleteMarker {
+				stored++
+			}
+		}
+		if stored != 1 {
+			t.Fatalf("%s: custody key %s holds %d stored versions: the chain was rewritten", n.svc.nodeName, key, stored)
+		}
+		if got := counterValue(t, restarted.reg, "kurier_evidence_custody_appends_refused_total", "hidden-version"); got != 3 {
+			t.Fatalf("%s: %v refused appends counted, want 3", n.svc.nodeName, got)
+		}
 	}
+}
+
+// lockedObjects lists every stored object of package id that must be
+// locked: the index record, the items' versions, and the current version
+// of every other object under pkg/<id>/ but the wrapped key and the draft.
+func lockedObjects(t *testing.T, n *testNode, id string) []ObjectRef {
+	t.Helper()
+	ctx := context.Background()
+	p, err := n.svc.pkg(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []ObjectRef
+	for _, ir := range p.items {
+		refs = append(refs, ir.Object)
+	}
+	keys := []string{keyIndex(id)}
+	for info, err := range n.bucket.List(ctx, keyPkg(id, ""), "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !unlocked(id, info.Key) && !strings.HasSuffix(info.Key, "/data") {
+			keys = append(keys, info.Key)
+		}
+	}
+	for _, key := range keys {
+		info, err := n.bucket.Stat(ctx, key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ObjectRef{Key: key, Version: info.VersionID})
+	}
+	return refs
+}
+
+// objectKind names what a package's object is, from its key.
+func objectKind(id, key string) string {
+	rest := strings.TrimPrefix(key, keyPkg(id, ""))
+	switch {
+	case key == keyIndex(id):
+		return "index"
+	case rest == "manifest.json":
+		return "manifest"
+	case rest == "manifest.json.sig":
+		return "signature"
+	case strings.HasSuffix(key, "/record.json"):
+		return "item-record"
+	case strings.HasPrefix(rest, "custody/"):
+		return "custody"
+	case strings.HasPrefix(rest, "receipts/"):
+		return "receipt"
+	case strings.HasSuffix(key, "/data") || strings.HasPrefix(key, prefixTransfers):
+		return "item"
+	}
+	return "other: " + key
 }
 
 // checkLocked checks one stored version's lock: legal hold as wanted,

@@ -28,16 +28,19 @@ import (
 // parent of another:
 //
 //	index/<pkg>.json                   package record, create-if-absent: the replay guard
-//	pkg/<pkg>/draft.json               manifest as created (outgoing)
-//	pkg/<pkg>/manifest.json            signed manifest, canonical bytes (locked)
-//	pkg/<pkg>/manifest.json.sig        detached signature of the sender (locked)
+//	pkg/<pkg>/draft.json               manifest as created (outgoing; never locked: pre-seal)
+//	pkg/<pkg>/manifest.json            signed manifest, canonical bytes
+//	pkg/<pkg>/manifest.json.sig        detached signature of the sender
 //	pkg/<pkg>/key.pgp                  package key, wrapped to recipients + node (never locked: shredding)
-//	pkg/<pkg>/items/<name>/data        item ciphertext (locked; addressed by version id)
+//	pkg/<pkg>/items/<name>/data        item ciphertext (addressed by version id)
 //	pkg/<pkg>/items/<name>/record.json item record: hashes, size, object version
 //	pkg/<pkg>/custody/<seq>.json       custody events, create-if-absent
 //	pkg/<pkg>/receipts/<fpr>-<n>.json  signed receipts filed by the sender
 //	transfers/<id>/<name>              ciphertext of received items (locked once verified)
 //	quarantine/<id>.json               why a received transfer was quarantined
+//
+// Everything of a package except draft.json and key.pgp is written once
+// under the package's Object Lock (objectLock), index record included.
 const (
 	prefixIndex      = "index/"
 	prefixPkg        = "pkg/"
@@ -153,6 +156,9 @@ type pkgState struct {
 	sentTo   map[string]bool
 	receipts map[string]bool
 	retain   time.Time // latest retention set on the package's objects
+	// released: a hold-released event is recorded, so the policy's hold
+	// (lockPolicy) no longer applies to new objects until a hold is set.
+	released bool
 }
 
 // New opens the service and rebuilds its view of the packages in the
@@ -286,9 +292,9 @@ func (p *pkgState) apply(ev *SignedEvent) {
 	}
 	switch e.Kind {
 	case EvHoldSet:
-		p.hold = true
+		p.hold, p.released = true, false
 	case EvHoldReleased:
-		p.hold = false
+		p.hold, p.released = false, true
 	case EvDisposed:
 		p.disposed = true
 	case EvSent:
@@ -352,11 +358,13 @@ func (s *Service) append(ctx context.Context, p *pkgState, who Actor, kind Event
 	if err != nil {
 		return SignedEvent{}, err
 	}
-	ret, _ := s.lockPolicy(p.manifest)
-	if p.retain.After(ret.Until) {
-		ret.Until = p.retain
+	ret, hold := s.objectLock(p)
+	switch kind {
+	case EvHoldSet:
+		hold = true
+	case EvHoldReleased:
+		hold = false
 	}
-	hold := (p.hold && kind != EvHoldReleased) || kind == EvHoldSet
 	if err := s.putEvent(ctx, ev, ret, hold); err != nil {
 		return SignedEvent{}, err
 	}
@@ -364,21 +372,85 @@ func (s *Service) append(ctx context.Context, p *pkgState, who Actor, kind Event
 	return ev, nil
 }
 
+// ErrCustodySlot: the next custody event cannot be written where it
+// belongs because its key already holds a version: a current one (another
+// writer got there first) or one hidden by a delete marker (the chain was
+// cut there). Writing anyway would rewrite the chain.
+var ErrCustodySlot = errors.New("evidence: custody event slot is taken")
+
+// SlotError says what occupies a custody event's key.
+type SlotError struct {
+	Package string
+	Seq     int64
+	Stored  int // stored versions
+	Markers int // delete markers
+	Hidden  bool
+}
+
+func (e *SlotError) Error() string {
+	if e.Hidden {
+		return fmt.Sprintf("evidence: package %s: custody event %d cannot be written: its key already holds %d stored version(s) and %d delete marker(s), "+
+			"so the chain was cut (or its next key tampered with) there; nothing more is recorded until the delete marker is removed (see kurier evidence verify)",
+			e.Package, e.Seq, e.Stored, e.Markers)
+	}
+	return fmt.Sprintf("evidence: package %s: custody event %d already exists (written by another process on the same bucket); retry", e.Package, e.Seq)
+}
+
+func (e *SlotError) Unwrap() error { return ErrCustodySlot }
+
+// Slot reasons in kurier_evidence_custody_appends_refused_total.
+const (
+	slotHidden = "hidden-version"
+	slotExists = "exists"
+)
+
 // putEvent stores one custody event create-if-absent and under the same
 // Object Lock as the package's data (retention, and legal hold while one
 // applies): without the lock, deleting the chain's last events would leave
-// a shorter chain that still verifies.
+// a shorter chain that still verifies. Create-if-absent alone does not
+// protect a slot whose event a delete marker hides (the put would succeed
+// on top of it), so the key must have no version at all.
 func (s *Service) putEvent(ctx context.Context, ev SignedEvent, ret store.Retention, hold bool) error {
+	key := keyCustody(ev.Event.Package, ev.Event.Seq)
+	vs, err := s.bucket.Versions(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("evidence: append custody event %d: versions: %w", ev.Event.Seq, err)
+	}
+	if len(vs) > 0 {
+		se := &SlotError{Package: ev.Event.Package, Seq: ev.Event.Seq}
+		for _, v := range vs {
+			if v.DeleteMarker {
+				se.Markers++
+			} else {
+				se.Stored++
+			}
+		}
+		se.Hidden = se.Markers > 0
+		return s.slotRefused(se)
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	if _, err := s.bucket.Put(ctx, keyCustody(ev.Event.Package, ev.Event.Seq), bytes.NewReader(b), store.PutOptions{
+	if _, err := s.bucket.Put(ctx, key, bytes.NewReader(b), store.PutOptions{
 		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json", Retention: &ret, LegalHold: hold,
 	}); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return s.slotRefused(&SlotError{Package: ev.Event.Package, Seq: ev.Event.Seq, Stored: 1})
+		}
 		return fmt.Errorf("evidence: append custody event %d: %w", ev.Event.Seq, err)
 	}
 	return nil
+}
+
+func (s *Service) slotRefused(se *SlotError) error {
+	reason := slotExists
+	if se.Hidden {
+		reason = slotHidden
+	}
+	s.m.slotRefused.WithLabelValues(reason).Inc()
+	s.log.Error("custody event not written", "package", se.Package, "seq", se.Seq, "reason", reason, "stored", se.Stored, "delete_markers", se.Markers)
+	return se
 }
 
 func (s *Service) actor(a Actor) Actor {
@@ -649,19 +721,53 @@ func (s *Service) packageKey(ctx context.Context, p *pkgState) ([]byte, error) {
 	return key, nil
 }
 
-// holdCustody turns the legal hold of every stored custody event of p on
-// or off (SetHold, ReleaseHold), so the log is held exactly as the items.
-func (s *Service) holdCustody(ctx context.Context, p *pkgState, on bool) error {
-	for info, err := range s.bucket.List(ctx, keyPkg(p.rec.ID, "custody/"), "") {
-		if err != nil {
-			return fmt.Errorf("evidence: list custody: %w", err)
+// objectLock is the Object Lock for an object of p written now: the
+// package's policy, never shorter than what its objects already carry, and
+// a legal hold while the package is held, or while the policy asks for one
+// and no release was recorded. p.mu must be held.
+func (s *Service) objectLock(p *pkgState) (store.Retention, bool) {
+	ret, hold := s.lockPolicy(p.manifest)
+	if p.retain.After(ret.Until) {
+		ret.Until = p.retain
+	}
+	return ret, p.hold || (hold && !p.released)
+}
+
+// unlocked names the objects of a package that are never locked: the
+// wrapped key (destroyed to dispose of the package) and the draft (the
+// manifest before sealing; the signed manifest is what counts).
+func unlocked(id, key string) bool {
+	return key == keyPkg(id, "key.pgp") || key == keyPkg(id, "draft.json")
+}
+
+// holdAll turns the legal hold of every locked object of p on or off
+// (SetHold, ReleaseHold, Seal, Receive): items by their version, the index
+// record, and the current version of everything else under pkg/<id>/.
+func (s *Service) holdAll(ctx context.Context, p *pkgState, on bool) error {
+	id := p.rec.ID
+	done := map[string]bool{}
+	for _, ir := range p.items {
+		if err := s.bucket.SetLegalHold(ctx, ir.Object.Key, ir.Object.Version, on); err != nil {
+			return fmt.Errorf("evidence: legal hold of item %s: %w", ir.Item.Name, err)
 		}
-		cur, err := s.bucket.Stat(ctx, info.Key, "")
+		done[ir.Object.Key] = true
+	}
+	keys := []string{keyIndex(id)}
+	for info, err := range s.bucket.List(ctx, keyPkg(id, ""), "") {
 		if err != nil {
-			return fmt.Errorf("evidence: custody event %s: %w", info.Key, err)
+			return fmt.Errorf("evidence: list package %s: %w", id, err)
 		}
-		if err := s.bucket.SetLegalHold(ctx, info.Key, cur.VersionID, on); err != nil {
-			return fmt.Errorf("evidence: legal hold of custody event %s: %w", info.Key, err)
+		if !done[info.Key] && !unlocked(id, info.Key) {
+			keys = append(keys, info.Key)
+		}
+	}
+	for _, key := range keys {
+		cur, err := s.bucket.Stat(ctx, key, "")
+		if err != nil {
+			return fmt.Errorf("evidence: legal hold of %s: %w", key, err)
+		}
+		if err := s.bucket.SetLegalHold(ctx, key, cur.VersionID, on); err != nil {
+			return fmt.Errorf("evidence: legal hold of %s: %w", key, err)
 		}
 	}
 	return nil

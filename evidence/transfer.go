@@ -415,12 +415,12 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // commitIncoming stores a verified incoming package and records it.
 func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wrapped []byte, events []SignedEvent, items map[string]ItemRecord, tid string) error {
 	rec := indexRecord{ID: m.ID, Type: m.Type, Direction: Incoming, ReplyTo: m.ReplyTo, Created: m.Created.UTC()}
-	if err := s.putIndex(ctx, rec); err != nil {
-		return err
-	}
 	// A preservation request or confirmation, and a disclosure answering a
 	// preservation request, are held (lockPolicy).
 	ret, hold := s.lockPolicy(m)
+	if err := s.putIndex(ctx, rec, ret, hold); err != nil {
+		return err
+	}
 	for _, f := range []struct {
 		key  string
 		b    []byte
@@ -428,7 +428,7 @@ func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wra
 	}{{keyPkg(m.ID, "manifest.json"), raw, true}, {keyPkg(m.ID, "manifest.json.sig"), sig, true}, {keyPkg(m.ID, "key.pgp"), wrapped, false}} {
 		opts := store.PutOptions{IfAbsent: true}
 		if f.lock {
-			opts.Retention = &ret
+			opts.Retention, opts.LegalHold = &ret, hold
 		}
 		if _, err := s.putBytes(ctx, f.key, f.b, opts); err != nil {
 			return err
@@ -444,7 +444,7 @@ func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wra
 			return err
 		}
 		b, _ := json.Marshal(ir)
-		if _, err := s.putBytes(ctx, keyItemRecord(m.ID, name), b, store.PutOptions{IfAbsent: true, ContentType: "application/json"}); err != nil {
+		if _, err := s.putBytes(ctx, keyItemRecord(m.ID, name), b, store.PutOptions{IfAbsent: true, ContentType: "application/json", Retention: &ret, LegalHold: hold}); err != nil {
 			return err
 		}
 	}
@@ -470,6 +470,11 @@ func (s *Service) commitIncoming(ctx context.Context, m *Manifest, raw, sig, wra
 		return err
 	}
 	if hold {
+		// received and verified were written under the sender's hold state,
+		// not this node's policy: hold them too.
+		if err := s.holdAll(ctx, p, true); err != nil {
+			return err
+		}
 		if _, err := s.append(ctx, p, peer, EvHoldSet, what, "legal hold while the preservation applies", nil); err != nil {
 			return err
 		}
@@ -562,7 +567,12 @@ func (s *Service) FileReceipt(ctx context.Context, who Actor, sr SignedReceipt) 
 		seq = p.last.Event.Seq + 1
 	}
 	b, _ := json.Marshal(sr)
-	if _, err := s.putBytes(ctx, keyPkg(p.rec.ID, fmt.Sprintf("receipts/%s-%010d.json", strings.ToUpper(rb.Receiver), seq)), b, store.PutOptions{IfAbsent: true, ContentType: "application/json"}); err != nil {
+	// The receipt is the receiver's signed word that it got the package: as
+	// write-once as the custody event that files it.
+	ret, hold := s.objectLock(p)
+	if _, err := s.putBytes(ctx, keyPkg(p.rec.ID, fmt.Sprintf("receipts/%s-%010d.json", strings.ToUpper(rb.Receiver), seq)), b, store.PutOptions{
+		IfAbsent: true, ContentType: "application/json", Retention: &ret, LegalHold: hold,
+	}); err != nil {
 		return ReceiptBody{}, err
 	}
 	kind, why := EvDelivered, "signed receipt filed: accepted"

@@ -422,9 +422,15 @@ func newEvidenceVerifyCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(g.stdout, "item %s: %s (%s)\n", it.Name, mark, it.Note)
 				}
-				if rep.Break != nil {
+				for _, h := range rep.Hidden {
+					fmt.Fprintf(g.stdout, "custody: HIDDEN: %s\n", h)
+				}
+				switch {
+				case rep.Break != nil:
 					fmt.Fprintf(g.stdout, "custody: BROKEN at event %d: %s [%s]\n", rep.Break.Seq, rep.Break.Message, rep.Break.Rule)
-				} else {
+				case len(rep.Hidden) > 0:
+					fmt.Fprintf(g.stdout, "custody: %d events listed, each verified, but the chain was cut (above)\n", rep.Events)
+				default:
 					fmt.Fprintf(g.stdout, "custody: %d events, every hash, signature and link verified\n", rep.Events)
 				}
 			}
