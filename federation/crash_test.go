@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/segment"
 	"github.com/kurier/kurier/node/stix"
+	"github.com/kurier/kurier/node/store/miniotest"
 )
 
 // TestHelperNode is not a test: it is the body of a node process started
@@ -30,7 +32,11 @@ func TestHelperNode(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process only")
 	}
-	cfg := helperConfig(dir, os.Getenv("KURIER_FED_HELPER_NAME"), os.Getenv("KURIER_FED_HELPER_LISTEN"))
+	st, err := decodeStore(os.Getenv("KURIER_FED_HELPER_STORE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := helperConfig(dir, os.Getenv("KURIER_FED_HELPER_NAME"), os.Getenv("KURIER_FED_HELPER_LISTEN"), st)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	n, err := node.Open(ctx, cfg, node.Options{Env: testEnv, Version: "test"})
@@ -59,12 +65,28 @@ func TestHelperNode(t *testing.T) {
 	f.Stop()
 }
 
-func helperConfig(dir, name, listen string) config.Config {
+// decodeStore reads the store settings a helper process is given; empty
+// means the default fs store under its data directory.
+func decodeStore(s string) (*config.Store, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var st config.Store
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return nil, fmt.Errorf("KURIER_FED_HELPER_STORE: %w", err)
+	}
+	return &st, nil
+}
+
+func helperConfig(dir, name, listen string, st *config.Store) config.Config {
 	cfg := config.Default(func(string) string { return "" })
 	cfg.Node.Name = name
 	cfg.DataDir = dir
 	cfg.Listen = listen
 	cfg.HTTP.ShutdownTimeout = config.Duration(2 * time.Second)
+	if st != nil {
+		cfg.Store = *st
+	}
 	return cfg
 }
 
@@ -74,16 +96,29 @@ type proc struct {
 	dir    string
 	listen string
 	batch  int
-	cmd    *exec.Cmd
+	// store is nil for the fs store in dir, else an s3 store (MinIO); the
+	// same buckets across restarts.
+	store *config.Store
+	cmd   *exec.Cmd
 }
 
 func (p *proc) url() string { return "http://" + p.listen }
 
+func (p *proc) config() config.Config { return helperConfig(p.dir, p.name, p.listen, p.store) }
+
 func (p *proc) start() {
 	p.t.Helper()
+	var st []byte
+	if p.store != nil {
+		var err error
+		if st, err = json.Marshal(p.store); err != nil {
+			p.t.Fatal(err)
+		}
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNode$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "KURIER_FED_HELPER_DIR="+p.dir, "KURIER_FED_HELPER_NAME="+p.name,
-		"KURIER_FED_HELPER_LISTEN="+p.listen, "KURIER_FED_HELPER_BATCH="+strconv.Itoa(p.batch))
+		"KURIER_FED_HELPER_LISTEN="+p.listen, "KURIER_FED_HELPER_BATCH="+strconv.Itoa(p.batch),
+		"KURIER_FED_HELPER_STORE="+string(st))
 	if testing.Verbose() {
 		cmd.Stderr = os.Stderr
 	}
@@ -125,29 +160,58 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// TestKill9DuringSync: node B pulls 3,000 indicators from node A in small
-// batches; B is killed with SIGKILL mid-sync and restarted, then A is
-// killed mid-sync and restarted on the same address. B ends up with every
-// object exactly once: in its index and in its segments, where a
-// duplicate would show.
+// minioStore is an s3 store on srv with its own buckets.
+func minioStore(srv *miniotest.Server, name string) *config.Store {
+	cfg := config.Default(func(string) string { return "" })
+	bucket := "kill9-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	st := cfg.Store
+	st.Driver = "s3"
+	st.S3.Endpoint, st.S3.AccessKey, st.S3.SecretKey = srv.Endpoint, srv.AccessKey, srv.SecretKey
+	st.Buckets.Objects, st.Buckets.Evidence = bucket, bucket+"-ev"
+	return &st
+}
+
+// TestKill9DuringSync: node B pulls 2,000 indicators from node A in small
+// batches, once with B's store on MinIO and once with A's. B is killed
+// with SIGKILL mid-sync and restarted, then A is killed mid-sync and
+// restarted on the same address. B ends up with every object exactly
+// once: in its index and in its segments, where a duplicate would show.
 func TestKill9DuringSync(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts node processes")
 	}
-	const total = 3000
+	srv := miniotest.Start(t) // fails without MinIO under KURIER_REQUIRE_TOOLS=1
+	t.Run("b-on-minio", func(t *testing.T) { kill9DuringSync(t, nil, minioStore(srv, "b")) })
+	t.Run("a-on-minio", func(t *testing.T) { kill9DuringSync(t, minioStore(srv, "a"), nil) })
+}
+
+func kill9DuringSync(t *testing.T, aStore, bStore *config.Store) {
+	const total = 2000
 	ctx := context.Background()
-	a := &proc{t: t, name: "a", dir: t.TempDir(), listen: freeAddr(t), batch: 50}
-	b := &proc{t: t, name: "b", dir: t.TempDir(), listen: freeAddr(t), batch: 50}
+	a := &proc{t: t, name: "a", dir: t.TempDir(), listen: freeAddr(t), batch: 50, store: aStore}
+	b := &proc{t: t, name: "b", dir: t.TempDir(), listen: freeAddr(t), batch: 50, store: bStore}
 
 	// Prepare both data directories: keys, A's objects, and the peers.
 	open := func(p *proc) *node.Node {
-		n, err := node.Open(ctx, helperConfig(p.dir, p.name, p.listen), node.Options{Env: testEnv})
+		n, err := node.Open(ctx, p.config(), node.Options{Env: testEnv})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	an, bn := open(a), open(b)
+	for _, x := range []struct {
+		p *proc
+		n *node.Node
+	}{{a, an}, {b, bn}} {
+		want := "fs"
+		if x.p.store != nil {
+			want = "s3"
+		}
+		if got := x.n.Store.Driver(); got != want {
+			t.Fatalf("%s's store is %s, want %s", x.p.name, got, want)
+		}
+	}
 	var ids []string
 	for i := 0; i < total; i += 500 {
 		var objs []*stix.Object
@@ -176,24 +240,29 @@ func TestKill9DuringSync(t *testing.T) {
 	_ = bn.Close()
 
 	stored := func() float64 { return b.metric(`kurier_federation_received_total{outcome="stored",peer="a"}`) }
+	lag := func() float64 { return b.metric(`kurier_federation_lag_objects{peer="a"}`) }
 	a.start()
 	b.start()
 	waitFor(t, "B to be mid-sync", 30*time.Second, func() bool { return stored() >= 200 })
-	got := stored()
+	t.Logf("killing B after %v objects stored", stored())
 	b.kill()
-	t.Logf("killed B after %v objects stored", got)
-	if got >= total {
-		t.Fatal("B finished before it could be killed; lower the batch size")
-	}
-	b.start() // pulls at start: resumes from its cursor
+	// B pulls at start and resumes from its cursor; that it stores more
+	// proves the first run was killed before it had everything.
+	b.start()
 	waitFor(t, "B to be mid-sync again", 30*time.Second, func() bool { return stored() >= 200 })
+	t.Logf("killing A while B has stored %v since its restart", stored())
 	a.kill()
-	t.Logf("killed A while B had stored %v more", stored())
-	time.Sleep(300 * time.Millisecond) // B's pull fails meanwhile
+	// B's pull fails now. The lag it recorded for its last stored batch
+	// says whether A still had objects for it: A died mid-sync.
+	waitFor(t, "B's pull to fail", 30*time.Second, func() bool {
+		return b.metric(`kurier_federation_consecutive_failures{peer="a"}`) >= 1 || lag() == 0
+	})
+	if lag() == 0 {
+		t.Fatal("B caught up before A could be killed; lower the batch size")
+	}
 	a.start()
 	waitFor(t, "B to catch up", 60*time.Second, func() bool {
-		return b.metric(`kurier_federation_peer_up{peer="a"}`) == 1 && b.metric(`kurier_federation_lag_objects{peer="a"}`) == 0 &&
-			b.metric(`kurier_federation_received_total{outcome="stored",peer="a"}`) > 0 && caughtUp(b)
+		return b.metric(`kurier_federation_peer_up{peer="a"}`) == 1 && lag() == 0
 	})
 	b.kill()
 
@@ -226,8 +295,11 @@ func TestKill9DuringSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			o, _ := stix.DecodeObject(r.Object)
-			key := o.ID + o.Modified.String()
+			o, err := stix.DecodeObject(r.Object)
+			if err != nil {
+				t.Fatalf("segment %s: %v", name, err)
+			}
+			key := o.ID + " " + o.Modified.String()
 			if seen[key] {
 				t.Fatalf("%s stored twice", o.ID)
 			}
@@ -239,12 +311,3 @@ func TestKill9DuringSync(t *testing.T) {
 		t.Fatalf("B's segments hold %d records, want %d", records, total)
 	}
 }
-
-// caughtUp asks B's status API whether its last pull from A reached the
-// end of A's feed.
-func caughtUp(b *proc) bool {
-	// The lag gauge is 0 only after a batch with nothing more to send.
-	return b.metric(`kurier_federation_consecutive_failures{peer="a"}`) == 0
-}
-
-var _ = fmt.Sprint

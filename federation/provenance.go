@@ -40,6 +40,10 @@ const (
 	provenancePrefix = "federation/provenance/"
 )
 
+// MaxConflictsPage is the most conflicts one GET /api/v1/federation/conflicts
+// answers; clients page with after=next.
+const MaxConflictsPage = 1000
+
 // Conflict is a version kept aside: it arrived with the id and modified
 // of a stored version but other content.
 type Conflict struct {
@@ -240,13 +244,17 @@ func (f *Federation) Provenance(ctx context.Context, id string) (ObjectProvenanc
 	}
 	op := ObjectProvenance{ID: id}
 	byVersion := map[string]int{}
+	set := f.set.Load()
 	for _, v := range vs {
 		byVersion[versionNanos(v.Version)] = len(op.Versions)
-		op.Versions = append(op.Versions, VersionProvenance{Modified: v.Version.UTC(), Records: []Provenance{{
-			Origin: v.Origin, Path: nonNil(v.Path), Primary: true, ReceivedFrom: receivedFrom(v), ReceivedAt: v.Added.UTC(),
-		}}})
+		prim := Provenance{Origin: v.Origin, Path: nonNil(v.Path), Primary: true, ReceivedFrom: receivedFrom(v), ReceivedAt: v.Added.UTC()}
+		// Name the peer it came from, as for the further records, so an
+		// operator reads one name per row rather than a fingerprint.
+		if ps := set.byFpr[prim.ReceivedFrom]; ps != nil {
+			prim.Peer = ps.cfg.Name
+		}
+		op.Versions = append(op.Versions, VersionProvenance{Modified: v.Version.UTC(), Records: []Provenance{prim}})
 	}
-	set := f.set.Load()
 	for info, err := range f.opts.Objects.List(ctx, provenancePrefix+id+"/", "") {
 		if err != nil {
 			return ObjectProvenance{}, false, fmt.Errorf("federation: list provenance of %s: %w", id, err)
@@ -286,8 +294,8 @@ func (f *Federation) listConflicts(w http.ResponseWriter, r *http.Request) {
 	limit := 100
 	if s := q.Get("limit"); s != "" {
 		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > 1000 {
-			bad("limit", "limit must be between 1 and 1000")
+		if err != nil || v < 1 || v > MaxConflictsPage {
+			bad("limit", fmt.Sprintf("limit must be between 1 and %d", MaxConflictsPage))
 			return
 		}
 		limit = v

@@ -229,7 +229,7 @@ func TestProvenanceSeveralPaths(t *testing.T) {
 			t.Fatalf("provenance of %s: %+v, want 2 records", id, recs)
 		}
 		primary, other := recs[0], recs[1]
-		if !primary.Primary || primary.Origin != a.fpr() || !slices.Equal(primary.Path, []string{b.fpr()}) || primary.ReceivedFrom != b.fpr() {
+		if !primary.Primary || primary.Origin != a.fpr() || !slices.Equal(primary.Path, []string{b.fpr()}) || primary.ReceivedFrom != b.fpr() || primary.Peer != "b" {
 			t.Errorf("stored record of %s: %+v, want origin A via [B]", id, primary)
 		}
 		if other.Primary || other.Origin != a.fpr() || len(other.Path) != 0 || other.ReceivedFrom != a.fpr() || other.Peer != "a" {

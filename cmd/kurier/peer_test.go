@@ -3,20 +3,29 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/kurier/kurier/federation"
 	"github.com/kurier/kurier/node"
+	"github.com/kurier/kurier/node/api/problem"
 	"github.com/kurier/kurier/node/auth"
 	"github.com/kurier/kurier/node/config"
+	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/stix"
 )
 
@@ -168,6 +177,27 @@ func (fn *fedNode) run(t *testing.T, args ...string) string {
 	return out
 }
 
+// syncNow runs `kurier sync now PEER` until the running node has loaded
+// the peer's document (it re-reads them within seconds) and the pull
+// succeeds.
+func (fn *fedNode) syncNow(t *testing.T, peer string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, errOut, err := runFed(t, fn.env, "sync", "now", peer)
+		if err == nil {
+			t.Logf("sync now %s: %s", peer, out)
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sync now %s: %v\n%s", peer, err, errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (fn *fedNode) fpr() string { return fn.n.Identity.Fingerprint() }
+
 // TestFederationCommands wires two nodes with mountFederation and drives
 // them with the CLI: peer identity, peer add by fingerprint, sync now,
 // sync status, peer preview and sync retract.
@@ -185,19 +215,7 @@ func TestFederationCommands(t *testing.T) {
 	if _, err := a.n.Indicators.Add(context.Background(), objs[0], amber[0]); err != nil {
 		t.Fatal(err)
 	}
-	// The running nodes reload their peer documents within seconds.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, _, err := runFed(t, b.env, "sync", "now", "a")
-		if err == nil {
-			t.Logf("sync now: %s", out)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sync now: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	b.syncNow(t, "a")
 	if _, ok, _ := b.n.Index.Current(objs[0].ID); !ok {
 		t.Fatal("indicator not pulled")
 	}
@@ -214,7 +232,7 @@ func TestFederationCommands(t *testing.T) {
 		t.Fatalf("draft preview: %v %s", err, out)
 	}
 	a.run(t, "sync", "retract", objs[0].ID, "--tlp", "red")
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		e, _, _ := b.n.Index.Current(objs[0].ID)
 		if e.Revoked {
@@ -225,4 +243,205 @@ func TestFederationCommands(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// rows splits a table printed by the CLI into the fields of its lines,
+// after the header (which must be the given one).
+func rows(t *testing.T, out string, header ...string) [][]string {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if got := strings.Join(strings.Fields(lines[0]), " "); got != strings.Join(header, " ") {
+		t.Fatalf("header %q, want %q\n%s", got, strings.Join(header, " "), out)
+	}
+	var rs [][]string
+	for _, l := range lines[1:] {
+		rs = append(rs, strings.Fields(l))
+	}
+	return rs
+}
+
+// TestSyncConflictsAndProvenanceCommands drives `kurier sync conflicts`
+// and `kurier sync provenance` against three running nodes. C holds its
+// own versions of two of A's objects (same id and modified, other
+// content) before it pulls A: two conflicts. B relays A's objects to C,
+// so a third object reaches C twice, directly and through B: two
+// provenance records. The relayed copies of the conflicting objects are
+// the content already kept: no more conflicts.
+func TestSyncConflictsAndProvenanceCommands(t *testing.T) {
+	a := startFedNode(t, "a")
+	b := startFedNode(t, "b")
+	c := startFedNode(t, "c")
+	ctx := context.Background()
+	ind := func(v string) *stix.Object {
+		objs, err := stix.QuickIndicator(stix.QuickIndicatorSpec{Value: stix.Value{Kind: stix.KindDomain, Value: v}, TLP: stix.TLPGreen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return objs[0]
+	}
+	shared, clash1, clash2 := ind("shared.example"), ind("clash-1.example"), ind("clash-2.example")
+	if _, err := a.n.Indicators.Add(ctx, shared, clash1, clash2); err != nil {
+		t.Fatal(err)
+	}
+	// C's takes on A's ids: its own objects, first stored at C.
+	var ours []*stix.Object
+	for _, o := range []*stix.Object{clash1, clash2} {
+		v := o.Clone()
+		if err := v.Set("name", "C's own "+o.ID); err != nil {
+			t.Fatal(err)
+		}
+		ours = append(ours, v)
+	}
+	if _, err := c.n.Indicators.Add(ctx, ours...); err != nil {
+		t.Fatal(err)
+	}
+
+	a.run(t, "peer", "add", "b", "--url", b.url, "--fingerprint", b.fpr(), "--max-tlp", "green")
+	a.run(t, "peer", "add", "c", "--url", c.url, "--fingerprint", c.fpr(), "--max-tlp", "green")
+	b.run(t, "peer", "add", "a", "--url", a.url, "--fingerprint", a.fpr(), "--max-tlp", "green", "--interval", "1h")
+	b.run(t, "peer", "add", "c", "--url", c.url, "--fingerprint", c.fpr(), "--max-tlp", "green", "--relay", "--interval", "1h")
+	c.run(t, "peer", "add", "a", "--url", a.url, "--fingerprint", a.fpr(), "--max-tlp", "green", "--interval", "1h")
+	// C learns of B only after it holds A's objects directly, so the
+	// direct copy is the stored one and B's the further record.
+	c.syncNow(t, "a")
+	b.syncNow(t, "a")
+	c.run(t, "peer", "add", "b", "--url", b.url, "--fingerprint", b.fpr(), "--max-tlp", "green", "--relay", "--interval", "1h")
+	c.syncNow(t, "b")
+
+	short := func(fpr string) string { return truncate(fpr, 16) }
+
+	// The table: one line per kept conflict, in id order.
+	conflictHeader := []string{"ID", "MODIFIED", "FROM", "ORIGIN", "HELD", "ORIGIN", "RECEIVED", "SHA-256"}
+	want := []*stix.Object{clash1, clash2}
+	if want[1].ID < want[0].ID {
+		want[0], want[1] = want[1], want[0]
+	}
+	rs := rows(t, c.run(t, "sync", "conflicts"), conflictHeader...)
+	if len(rs) != 2 {
+		t.Fatalf("%d conflicts listed, want 2: %q", len(rs), rs)
+	}
+	for i, r := range rs {
+		o := want[i]
+		sum := sha256.Sum256(canonical(t, o))
+		if len(r) != 7 || r[0] != o.ID || r[1] != o.Modified.Time().UTC().Format(time.RFC3339Nano) || r[2] != "a" ||
+			r[3] != short(a.fpr()) || r[4] != short(c.fpr()) || r[6] != short(hex.EncodeToString(sum[:])) {
+			t.Errorf("conflict line %d: %q; want %s from a, origin A, held origin C, sha256 of A's version", i, r, o.ID)
+		}
+	}
+	if n := c.metric(t, `kurier_federation_conflicts_total{peer="a"}`); n != 2 {
+		t.Errorf("C counted %v conflicts from A, want 2", n)
+	}
+	if n := c.metric(t, `kurier_federation_conflicts_total{peer="b"}`); n != 0 {
+		t.Errorf("C counted %v conflicts from B (A's content again), want 0", n)
+	}
+
+	// --limit narrows; a limit beyond the node's page is paged, not refused.
+	if rs := rows(t, c.run(t, "sync", "conflicts", "--limit", "1"), conflictHeader...); len(rs) != 1 || rs[0][0] != want[0].ID {
+		t.Errorf("--limit 1: %q", rs)
+	}
+	if rs := rows(t, c.run(t, "sync", "conflicts", "--limit", "5000"), conflictHeader...); len(rs) != 2 {
+		t.Errorf("--limit 5000: %q", rs)
+	}
+	// --id and --json: the conflicting version as received, with A's
+	// signature over exactly its bytes.
+	var cs []federation.Conflict
+	out := c.run(t, "sync", "conflicts", "--id", clash1.ID, "--json")
+	if err := json.Unmarshal([]byte(out), &cs); err != nil || len(cs) != 1 {
+		t.Fatalf("--id --json: %v\n%s", err, out)
+	}
+	k := cs[0]
+	obj, err := seal.Canonicalize(k.Object) // printed indented
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(obj)
+	if k.ID != clash1.ID || k.Peer != "a" || k.Origin != a.fpr() || k.StoredOrigin != c.fpr() ||
+		hex.EncodeToString(sum[:]) != k.SHA256 || k.StoredSHA256 == k.SHA256 || !bytes.Equal(obj, canonical(t, clash1)) {
+		t.Fatalf("conflict of %s: %+v", clash1.ID, k)
+	}
+	aKey, _ := a.n.Identity.PublicEntity()
+	if signer, err := seal.New(b.n.Identity, openpgp.EntityList{aKey}).VerifyJSON(obj, k.Sig); err != nil || signer.Fingerprint != a.fpr() {
+		t.Fatalf("the kept signature does not verify as A's: %v", err)
+	}
+	if out := c.run(t, "sync", "conflicts", "--id", shared.ID); out != "no conflicts\n" {
+		t.Errorf("conflicts of an object without any: %q", out)
+	}
+	if out := c.run(t, "sync", "conflicts", "--id", shared.ID, "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("--json without conflicts: %q", out)
+	}
+
+	// Provenance: the stored record (direct from A), then B's relay.
+	rs = rows(t, c.run(t, "sync", "provenance", shared.ID), "VERSION", "ORIGIN", "PATH", "FROM", "RECEIVED", "RECORD")
+	mod := shared.Modified.Time().UTC().Format(time.RFC3339Nano)
+	if len(rs) != 2 ||
+		len(rs[0]) != 6 || rs[0][0] != mod || rs[0][1] != short(a.fpr()) || rs[0][2] != "(direct)" || rs[0][3] != "a" || rs[0][5] != "stored" ||
+		len(rs[1]) != 5 || rs[1][0] != mod || rs[1][1] != short(a.fpr()) || rs[1][2] != short(b.fpr()) || rs[1][3] != "b" {
+		t.Fatalf("provenance of %s: %q", shared.ID, rs)
+	}
+	var op federation.ObjectProvenance
+	out = c.run(t, "sync", "provenance", shared.ID, "--json")
+	if err := json.Unmarshal([]byte(out), &op); err != nil || op.ID != shared.ID || len(op.Versions) != 1 || len(op.Versions[0].Records) != 2 {
+		t.Fatalf("provenance --json: %v\n%s", err, out)
+	}
+	if r := op.Versions[0].Records[1]; r.Primary || !slices.Equal(r.Path, []string{b.fpr()}) || r.ReceivedFrom != b.fpr() || len(r.Sig) == 0 {
+		t.Errorf("B's record: %+v", r)
+	}
+	// C's own version of a clashing id: one record, C's own, no path.
+	rs = rows(t, c.run(t, "sync", "provenance", clash1.ID), "VERSION", "ORIGIN", "PATH", "FROM", "RECEIVED", "RECORD")
+	if len(rs) != 1 || rs[0][1] != short(c.fpr()) || rs[0][2] != "(direct)" || rs[0][3] != short(c.fpr()) || rs[0][5] != "stored" {
+		t.Errorf("provenance of C's own %s: %q", clash1.ID, rs)
+	}
+
+	// Bad input: a problem with a stable type, and an error exit.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "conflicts", "--id", "not-an-id"}, "400 Bad request: id must be a STIX identifier (type--UUID) (" + problem.BadRequest + ")"},
+		{[]string{"sync", "provenance", "not-an-id"}, "400 Bad request: id must be a STIX identifier (type--UUID) (" + problem.BadRequest + ")"},
+		{[]string{"sync", "provenance", stix.NewID("indicator")}, "404 "},
+		{[]string{"sync", "conflicts", "--limit", "0"}, "--limit must be at least 1"},
+	} {
+		_, _, err := runFed(t, c.env, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("kurier %s: %v, want %q", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+	if n := c.metric(t, `kurier_http_problems_total{type="bad-request"}`); n != 2 {
+		t.Errorf("C counted %v bad-request problems, want 2", n)
+	}
+}
+
+// canonical is the RFC 8785 form of o: the bytes its origin signed.
+func canonical(t *testing.T, o *stix.Object) []byte {
+	t.Helper()
+	b, err := o.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// metric reads one series from the node's /metrics.
+func (fn *fedNode) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(fn.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }

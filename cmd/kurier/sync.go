@@ -194,7 +194,10 @@ func newSyncConflictsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q := url.Values{"limit": {fmt.Sprint(limit)}}
+			if limit < 1 {
+				return exitError{code: 2, err: fmt.Errorf("--limit must be at least 1")}
+			}
+			q := url.Values{}
 			if id != "" {
 				q.Set("id", id)
 			}
@@ -207,6 +210,8 @@ func newSyncConflictsCmd(g *globals) *cobra.Command {
 					Conflicts []federation.Conflict `json:"conflicts"`
 					Next      string                `json:"next"`
 				}
+				// The node answers at most a page per request; --limit may ask for more.
+				q.Set("limit", fmt.Sprint(min(limit-len(all), federation.MaxConflictsPage)))
 				if err := cl.doJSON(http.MethodGet, "/api/v1/federation/conflicts?"+q.Encode(), nil, "", &page); err != nil {
 					return err
 				}

@@ -15,6 +15,7 @@ type metrics struct {
 	auditFailures prometheus.Counter
 	panics        prometheus.Counter
 	slowBodies    *prometheus.CounterVec
+	slowReads     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -44,8 +45,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		slowBodies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurier_http_slow_bodies_total", Help: "Request bodies cut off for arriving too slowly, by bound (request: the body deadline; stream: idle pause or minimum rate).",
 		}, []string{"kind"}),
+		slowReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kurier_http_slow_reads_total", Help: "Responses cut off because the client read them too slowly, by bound (request: the write deadline; stream: idle pause or minimum rate).",
+		}, []string{"kind"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.problems, m.authFailures, m.auditFailures, m.panics, m.slowBodies} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.problems, m.authFailures, m.auditFailures, m.panics, m.slowBodies, m.slowReads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}
@@ -55,5 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.slowBodies.WithLabelValues("request")
 	m.slowBodies.WithLabelValues("stream")
+	m.slowReads.WithLabelValues("request")
+	m.slowReads.WithLabelValues("stream")
 	return m, nil
 }

@@ -56,8 +56,13 @@ type Options struct {
 	// blocked read, so without it a client trickling a body holds a
 	// goroutine and a connection for as long as it keeps trickling.
 	BodyTimeout time.Duration
-	// Stream bounds the bodies of streaming routes by progress instead
-	// (Streaming; defaults in DefaultStreamLimits).
+	// WriteTimeout bounds writing the response of a normal route, from
+	// the start of the request (default: RequestTimeout plus 30 s), so a
+	// client reading very slowly cannot hold the handler. Streaming
+	// routes bound their responses by Stream instead.
+	WriteTimeout time.Duration
+	// Stream bounds the bodies, and the responses, of streaming routes by
+	// progress instead (Streaming; defaults in DefaultStreamLimits).
 	Stream StreamLimits
 }
 
@@ -65,7 +70,8 @@ type Options struct {
 // legitimately take hours: a client is cut off when it pauses for longer
 // than Idle, or falls below MinRate bytes/s averaged since the request
 // began (after a grace of Idle), so a trickle of a byte now and then
-// cannot hold the connection.
+// cannot hold the connection. The response is bound the same way, by how
+// fast the client reads it (streamWrites).
 type StreamLimits struct {
 	// MaxBody refuses larger bodies with 413 (0: no limit).
 	MaxBody int64
@@ -121,6 +127,9 @@ func New(opts Options) (*Server, error) {
 	if opts.BodyTimeout <= 0 {
 		opts.BodyTimeout = opts.RequestTimeout
 	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = opts.RequestTimeout + writeMargin
+	}
 	opts.Stream = opts.Stream.withDefaults(DefaultStreamLimits)
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
@@ -130,7 +139,7 @@ func New(opts Options) (*Server, error) {
 	s.problems = problem.NewWriter(func(p *problem.Problem) { m.problems.WithLabelValues(problemSlug(p.Type)).Inc() })
 
 	r := chi.NewRouter()
-	r.Use(requestID, s.instrument, s.recoverer)
+	r.Use(s.writeDeadline, requestID, s.instrument, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problems.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, "no such resource"))
 	})
@@ -404,11 +413,12 @@ func (s *Server) bodyDeadline(next http.Handler) http.Handler {
 	})
 }
 
-// streamDeadline bounds reading the request body by progress (l.Idle,
-// l.MinRate).
+// streamDeadline bounds reading the request body, and writing the
+// response, by progress (l.Idle, l.MinRate).
 func (s *Server) streamDeadline(l StreamLimits) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			streamWrites(r, l)
 			if hasBody(r) {
 				rc := http.NewResponseController(w)
 				now := time.Now()
