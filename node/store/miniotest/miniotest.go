@@ -10,6 +10,7 @@ package miniotest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -23,6 +24,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // StartedMarker starts the log line Start writes, so the test summary can
@@ -145,27 +149,44 @@ func start(tb testing.TB, bin string) (*Server, error) {
 	return s, nil
 }
 
-// waitReady polls MinIO's readiness probe.
+// waitReady polls MinIO's readiness probe, then a signed S3 call: the
+// probe can answer 200 while the object layer is still initialising, when
+// every S3 request fails with XMinioServerNotInitialized (seen on a loaded
+// 2-core machine).
 func (s *Server) waitReady() error {
 	url := "http://" + s.Endpoint + "/minio/health/ready"
 	client := &http.Client{Timeout: time.Second}
+	s3c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""), Region: "us-east-1"})
+	if err != nil {
+		return fmt.Errorf("miniotest: client: %w", err)
+	}
 	deadline := time.Now().Add(readyTimeout)
+	probed := false
+	var lastErr error
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
 			return fmt.Errorf("minio exited before it was ready: %v", s.waitErr)
 		default:
 		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+		if !probed {
+			resp, err := client.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				probed = resp.StatusCode == http.StatusOK
+			}
+		}
+		if probed {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, lastErr = s3c.ListBuckets(ctx)
+			cancel()
+			if lastErr == nil {
 				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("minio not ready after %s", readyTimeout)
+	return fmt.Errorf("minio not ready after %s (last S3 error: %v)", readyTimeout, lastErr)
 }
 
 // Stop kills the server and waits for it to exit. It is safe to call more
