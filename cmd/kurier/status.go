@@ -130,8 +130,12 @@ func newStatusCmd(g *globals) *cobra.Command {
 			if !st.StoreOK {
 				storeState = "UNREACHABLE"
 			}
-			fmt.Fprintf(g.stdout, "node:        %s %s\nversion:     %s\nfingerprint: %s (%s)\nstore:       %s (%s)\nup since:    %s (%s)\nyou:         %s (%s)\n",
-				st.Name, st.Country, st.Version, st.Fingerprint, st.KeyProfile, st.StoreDriver, storeState,
+			name := st.Name
+			if st.Country != "" {
+				name += " (" + st.Country + ")"
+			}
+			fmt.Fprintf(g.stdout, "node:        %s\nversion:     %s\nfingerprint: %s (%s)\nstore:       %s (%s)\nup since:    %s (%s)\nyou:         %s (%s)\n",
+				name, st.Version, st.Fingerprint, st.KeyProfile, st.StoreDriver, storeState,
 				st.StartedAt.Format(time.RFC3339), st.Uptime, st.You, st.Role)
 			if !st.StoreOK {
 				return errors.New("object store unreachable")
