@@ -243,6 +243,21 @@ func TestFederationCommands(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+
+	// A pauses B: B's forced pull fails, and the CLI says why (the peer's
+	// refusal), not only that the node answered 502.
+	a.run(t, "peer", "update", "b", "--paused")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		_, errOut, err := runFed(t, b.env, "sync", "now", "a")
+		if err != nil && strings.Contains(err.Error(), "pull from a failed: peer answered 40") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sync now against a peer that refuses: %v\n%s", err, errOut)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // rows splits a table printed by the CLI into the fields of its lines,

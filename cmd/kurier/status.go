@@ -103,7 +103,10 @@ func problemError(resp *http.Response, body []byte) error {
 	if json.Unmarshal(body, p) == nil && p.Title != "" {
 		return p
 	}
-	return fmt.Errorf("node answered %s", resp.Status)
+	// Not a problem document (e.g. a sync result with its error, sent
+	// with 502): keep status and body for the caller that knows the shape.
+	*p = apiProblem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), raw: body}
+	return p
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
