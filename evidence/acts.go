@@ -306,8 +306,12 @@ type Report struct {
 	Break          *ChainBreak `json:"break,omitempty"`
 	// Hidden names custody event keys whose versions listing does not show
 	// (delete markers); a chain cut at its end has no Break, only these.
-	Hidden   []string `json:"hidden,omitempty"`
-	Problems []string `json:"problems,omitempty"`
+	Hidden []string `json:"hidden,omitempty"`
+	// Index is the problem with the package record (index/<id>.json), if
+	// any; IndexHidden says a delete marker hides it.
+	Index       string   `json:"index,omitempty"`
+	IndexHidden bool     `json:"index_hidden,omitempty"`
+	Problems    []string `json:"problems,omitempty"`
 }
 
 // ItemCheck is the result for one item.
@@ -329,6 +333,9 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rep := Report{Package: id, Manifest: "unsealed"}
+	if err := s.checkRecord(ctx, p, &rep); err != nil {
+		return Report{}, err
+	}
 	if p.sealed {
 		rep.ManifestSHA256 = sha256Hex(p.raw)
 		rep.Manifest = "ok"

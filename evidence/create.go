@@ -83,6 +83,9 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 	s.mu.RLock()
 	_, dup := s.pkgs[m.ID]
 	s.mu.RUnlock()
+	if dup && s.recordHidden(m.ID) {
+		return Package{}, refuseHidden(m.ID)
+	}
 	if dup {
 		return Package{}, refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", m.ID)
 	}
@@ -134,10 +137,21 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 // putIndex writes the package record create-if-absent: a package id is
 // used once, ever (replay guard). It is locked like the package's data:
 // it is how the node finds the package again at start, and deleting it
-// would free the id for a replay.
+// would free the id for a replay. Create-if-absent alone takes a record a
+// delete marker hides as absent, so the key must hold no version at all.
 func (s *Service) putIndex(ctx context.Context, rec indexRecord, ret store.Retention, hold bool) error {
+	st, err := s.recordState(ctx, rec.ID)
+	if err != nil {
+		return err
+	}
+	if st.hidden {
+		return refuseHidden(rec.ID)
+	}
+	if st.used() {
+		return refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", rec.ID)
+	}
 	b, _ := json.Marshal(rec)
-	_, err := s.bucket.Put(ctx, keyIndex(rec.ID), bytes.NewReader(b), store.PutOptions{
+	_, err = s.bucket.Put(ctx, keyIndex(rec.ID), bytes.NewReader(b), store.PutOptions{
 		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json", Retention: &ret, LegalHold: hold,
 	})
 	if errors.Is(err, store.ErrExists) {

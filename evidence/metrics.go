@@ -18,12 +18,14 @@ type stateCollector struct {
 	packages *prometheus.Desc
 	receipts *prometheus.Desc
 	overdue  *prometheus.Desc
+	hidden   *prometheus.Desc
 }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.packages
 	ch <- c.receipts
 	ch <- c.overdue
+	ch <- c.hidden
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -33,9 +35,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counts := map[ts]int{}
 	overdue := map[string]int{DueResponse: 0, DuePreservation: 0, DueReview: 0, DueRetentionReview: 0}
-	receipts := 0
+	receipts, hidden := 0, 0
 	for _, p := range c.s.List(Filter{}) {
 		counts[ts{p.Type, p.State}]++
+		if p.IndexHidden {
+			hidden++
+		}
 		receipts += p.ReceiptsOutstanding
 		for _, o := range p.Overdue {
 			overdue[o.Kind]++
@@ -45,6 +50,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.packages, prometheus.GaugeValue, float64(n), string(k.t), string(k.st))
 	}
 	ch <- prometheus.MustNewConstMetric(c.receipts, prometheus.GaugeValue, float64(receipts))
+	ch <- prometheus.MustNewConstMetric(c.hidden, prometheus.GaugeValue, float64(hidden))
 	for k, n := range overdue {
 		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(n), k)
 	}
@@ -85,6 +91,8 @@ func newMetrics(reg prometheus.Registerer, s *Service) (*metrics, error) {
 		receipts: prometheus.NewDesc("kurier_evidence_receipts_outstanding", "Transfers sent for which no signed receipt was filed yet.", nil, nil),
 		overdue: prometheus.NewDesc("kurier_evidence_deadlines_overdue", "Package deadlines that have passed, by kind (response, preservation, review, retention-review).",
 			[]string{"kind"}, nil),
+		hidden: prometheus.NewDesc("kurier_evidence_hidden_records",
+			"Packages whose package record (index/<id>.json) a delete marker hides; each is kept from the record's latest stored version and its id refused.", nil, nil),
 	}
 	for _, col := range []prometheus.Collector{m.bytesSealed, m.verifyFailures, m.transfers, m.slotRefused, c} {
 		if err := reg.Register(col); err != nil {

@@ -159,6 +159,10 @@ type pkgState struct {
 	// released: a hold-released event is recorded, so the policy's hold
 	// (lockPolicy) no longer applies to new objects until a hold is set.
 	released bool
+	// recordHidden: a delete marker hides the package record; the package
+	// was loaded from recordVersion, the record's latest stored version.
+	recordHidden  bool
+	recordVersion string
 }
 
 // New opens the service and rebuilds its view of the packages in the
@@ -232,6 +236,16 @@ func (s *Service) reload(ctx context.Context) error {
 			return err
 		}
 		s.pkgs[rec.ID] = p
+	}
+	// List leaves out records a delete marker hides: find those too, or
+	// the package would vanish and its id look unused.
+	for info, err := range s.bucket.ListDeleted(ctx, prefixIndex, "") {
+		if err != nil {
+			return fmt.Errorf("evidence: list hidden package records: %w", err)
+		}
+		if err := s.loadHidden(ctx, info.Key); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -478,6 +492,9 @@ type Package struct {
 	// ManifestSHA256 is the hash of the signed canonical manifest.
 	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
 	LastEvent      int64  `json:"last_event"`
+	// IndexHidden: a delete marker hides the package record (index/<id>.json);
+	// the package was loaded from the record's latest stored version.
+	IndexHidden bool `json:"index_hidden,omitempty"`
 }
 
 // view builds a Package; p.mu must be held.
@@ -485,7 +502,7 @@ func (s *Service) view(p *pkgState, full bool) Package {
 	v := Package{
 		ID: p.rec.ID, Type: p.rec.Type, Direction: p.rec.Direction, State: p.state, Sealed: p.sealed,
 		LegalHold: p.hold, Disposed: p.disposed, ReplyTo: p.rec.ReplyTo, Created: p.rec.Created,
-		Overdue: OverdueAt(p.manifest, p.state, s.now()), RetainUntil: p.retain,
+		Overdue: OverdueAt(p.manifest, p.state, s.now()), RetainUntil: p.retain, IndexHidden: p.recordHidden,
 	}
 	for to := range p.sentTo {
 		if !p.receipts[to] {
@@ -548,6 +565,9 @@ func (s *Service) Get(ctx context.Context, who Actor, id string) (Package, error
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, err := s.flagRecord(ctx, p); err != nil {
+		return Package{}, err
+	}
 	if _, err := s.append(ctx, p, who, EvAccessed, nil, "manifest read", nil); err != nil {
 		return Package{}, err
 	}
@@ -579,7 +599,13 @@ func newID() string {
 }
 
 func (s *Service) getBytes(ctx context.Context, key string, limit int64) ([]byte, error) {
-	rc, _, err := s.bucket.Get(ctx, key, "")
+	return s.getVersion(ctx, key, "", limit)
+}
+
+// getVersion reads one version of key (the current one when version is
+// empty), at most limit bytes.
+func (s *Service) getVersion(ctx context.Context, key, version string, limit int64) ([]byte, error) {
+	rc, _, err := s.bucket.Get(ctx, key, version)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: read %s: %w", key, err)
 	}
@@ -752,7 +778,17 @@ func (s *Service) holdAll(ctx context.Context, p *pkgState, on bool) error {
 		}
 		done[ir.Object.Key] = true
 	}
+	// A hidden record has no current version: hold its stored one.
+	if _, err := s.flagRecord(ctx, p); err != nil {
+		return err
+	}
 	keys := []string{keyIndex(id)}
+	if p.recordHidden {
+		if err := s.bucket.SetLegalHold(ctx, keyIndex(id), p.recordVersion, on); err != nil {
+			return fmt.Errorf("evidence: legal hold of hidden %s: %w", keyIndex(id), err)
+		}
+		keys = nil
+	}
 	for info, err := range s.bucket.List(ctx, keyPkg(id, ""), "") {
 		if err != nil {
 			return fmt.Errorf("evidence: list package %s: %w", id, err)

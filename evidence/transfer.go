@@ -272,10 +272,15 @@ func (s *Service) receive(ctx context.Context, from string, r io.Reader, rb *Rec
 	s.mu.RLock()
 	_, dup := s.pkgs[m.ID]
 	s.mu.RUnlock()
-	if _, err := s.bucket.Stat(ctx, keyIndex(m.ID), ""); dup || err == nil {
-		return in, refuse(RuleReplay, "id", "package %s was already received or used here (replay)", m.ID)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	st, err := s.recordState(ctx, m.ID)
+	if err != nil {
 		return in, err
+	}
+	if st.hidden || (dup && s.recordHidden(m.ID)) {
+		return in, refuseHidden(m.ID)
+	}
+	if dup || st.used() {
+		return in, refuse(RuleReplay, "id", "package %s was already received or used here (replay)", m.ID)
 	}
 	if err := s.checkIncomingReply(m); err != nil {
 		return in, err

@@ -345,6 +345,20 @@ func TestReceiveRefusals(t *testing.T) {
 		nodeB2 := newNode(t, b, "kurier-fr", "FR", nodeB.bucket, a)
 		_, err = nodeB2.svc.Receive(ctx, bytes.NewReader(good))
 		refusedWith(t, err, RuleReplay)
+		// And with B's package record hidden by a delete marker: the
+		// package stays, the replay is refused naming the hidden record.
+		if err := nodeB.bucket.Delete(ctx, keyIndex(pkg.ID), store.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		nodeB3 := newNode(t, b, "kurier-fr", "FR", nodeB.bucket, a)
+		if got := nodeB3.svc.List(Filter{}); len(got) != 1 || got[0].ID != pkg.ID || !got[0].IndexHidden {
+			t.Fatalf("B after hiding the record: %+v", got)
+		}
+		_, err = nodeB3.svc.Receive(ctx, bytes.NewReader(good))
+		refusedWith(t, err, RuleReplay)
+		if !strings.Contains(err.Error(), "hidden by a delete marker") {
+			t.Fatalf("replay onto a hidden record: %v", err)
+		}
 		// And a received package is never re-sent as is.
 		err = nodeB2.svc.WriteTransfer(ctx, liaison, pkg.ID, a.Fingerprint(), io.Discard)
 		refusedWith(t, err, RuleOnwardTransfer)

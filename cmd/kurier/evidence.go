@@ -64,6 +64,9 @@ func pkgPath(id string, rest ...string) string {
 
 func printPackage(g *globals, p evidence.Package) {
 	fmt.Fprintf(g.stdout, "package:   %s\ntype:      %s (%s)\nstate:     %s\nsealed:    %v\nlegal hold: %v\n", p.ID, p.Type, p.Direction, p.State, p.Sealed, p.LegalHold)
+	if p.IndexHidden {
+		fmt.Fprintf(g.stdout, "record:    HIDDEN: the package record index/%s.json is hidden by a delete marker (package kept from its stored version; run kurier evidence verify)\n", p.ID)
+	}
 	if p.ReplyTo != "" {
 		fmt.Fprintf(g.stdout, "reply to:  %s\n", p.ReplyTo)
 	}
@@ -414,6 +417,12 @@ func newEvidenceVerifyCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
+				switch {
+				case rep.IndexHidden:
+					fmt.Fprintf(g.stdout, "record: HIDDEN: %s\n", rep.Index)
+				case rep.Index != "":
+					fmt.Fprintf(g.stdout, "record: %s\n", rep.Index)
+				}
 				fmt.Fprintf(g.stdout, "manifest: %s\n", rep.Manifest)
 				for _, it := range rep.Items {
 					mark := "ok"

@@ -103,6 +103,45 @@ func TestEvidenceVerifyBreaksCLI(t *testing.T) {
 	}
 }
 
+// TestEvidenceHiddenRecordCLI: on a real node (embedded store), a delete
+// marker on a package's record is named by `show` and `verify` (which
+// fails), counted in kurier_evidence_hidden_records, and a create with the
+// package's id is refused naming it. (The restart path, on fs and MinIO, is
+// evidence.TestHiddenRecord.)
+func TestEvidenceHiddenRecordCLI(t *testing.T) {
+	url, n, peer := evidenceNode(t)
+	ctx := context.Background()
+	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m := spontaneous(peer, time.Now().Add(24*time.Hour))
+	pkg := createCLI(t, url, liaison, dir, m)
+	if err := n.Evidence.Delete(ctx, "index/"+pkg+".json", store.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustCLI(t, url, liaison, "show", pkg); !strings.Contains(out, "record:    HIDDEN: the package record index/"+pkg+".json is hidden by a delete marker") {
+		t.Fatalf("show with the record hidden:\n%s", out)
+	}
+	out, err := evidenceCLI(t, url, liaison, "verify", pkg)
+	failed(t, err, out, "index/"+pkg+".json")
+	if !strings.Contains(out, "record: HIDDEN: package record index/"+pkg+".json has 1 stored versions and 1 delete markers") {
+		t.Fatalf("verify with the record hidden:\n%s", out)
+	}
+	if mt := metricsText(t, url); !strings.Contains(mt, "kurier_evidence_hidden_records 1\n") {
+		t.Fatalf("hidden record not counted:\n%s", mt)
+	}
+	m.ID = pkg
+	f := filepath.Join(dir, "again.json")
+	b, _ := json.Marshal(m)
+	os.WriteFile(f, b, 0o600)
+	out, err = evidenceCLI(t, url, liaison, "create", "--file", f)
+	if err == nil || !strings.Contains(err.Error(), "package id "+pkg+" was already used: its package record index/"+pkg+".json is hidden by a delete marker") {
+		t.Fatalf("create with the hidden package's id: %v\n%s", err, out)
+	}
+}
+
 func metricsText(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url + "/metrics")

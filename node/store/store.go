@@ -179,6 +179,13 @@ type Bucket interface {
 	// LastModified are filled in (that is what an S3 listing returns); Stat
 	// an object for the rest. After an error the sequence ends.
 	List(ctx context.Context, prefix, startAfter string) iter.Seq2[ObjectInfo, error]
+	// ListDeleted yields, like List, the keys under prefix after startAfter
+	// in key order, but only those List leaves out: keys whose current
+	// version is a delete marker. Each entry is that marker (Key, VersionID,
+	// LastModified, IsLatest and DeleteMarker set); Versions has the key's
+	// older versions. It finds records a plain DELETE hid, which no lock
+	// prevents. After an error the sequence ends.
+	ListDeleted(ctx context.Context, prefix, startAfter string) iter.Seq2[ObjectInfo, error]
 	// Versions lists every version of key, delete markers included, newest
 	// first; ErrNotFound when the key has none. Entries carry Key, VersionID,
 	// Size, LastModified, IsLatest and DeleteMarker (what an S3 version

@@ -228,6 +228,20 @@ func (b *bucket) resolve(vdir, id string) (string, versionMeta, error) {
 		}
 		return id, m, nil
 	}
+	id, m, err := current(vdir)
+	if err != nil {
+		return "", versionMeta{}, err
+	}
+	if m.DeleteMarker {
+		return "", versionMeta{}, fmt.Errorf("%w: deleted (current version is a delete marker)", store.ErrNotFound)
+	}
+	return id, m, nil
+}
+
+// current finds the newest version in vdir, delete marker or not;
+// ErrNotFound when there is none. Without the key lock, the version found
+// may be deleted before its metadata is read; then it looks again.
+func current(vdir string) (string, versionMeta, error) {
 	for range resolveTries {
 		names, err := versionNames(vdir)
 		if err != nil {
@@ -243,9 +257,6 @@ func (b *bucket) resolve(vdir, id string) (string, versionMeta, error) {
 		}
 		if err != nil {
 			return "", versionMeta{}, err
-		}
-		if m.DeleteMarker {
-			return "", versionMeta{}, fmt.Errorf("%w: deleted (current version is a delete marker)", store.ErrNotFound)
 		}
 		return newest, m, nil
 	}
@@ -329,12 +340,22 @@ func (b *bucket) Versions(ctx context.Context, key string) ([]store.ObjectInfo, 
 // List walks the object tree depth-first in sorted order, which is key order
 // (see the package comment); see store.Bucket.
 func (b *bucket) List(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
+	return b.list(ctx, prefix, startAfter, false)
+}
+
+// ListDeleted walks the tree as List does but yields only keys whose
+// current version is a delete marker; see store.Bucket.
+func (b *bucket) ListDeleted(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
+	return b.list(ctx, prefix, startAfter, true)
+}
+
+func (b *bucket) list(ctx context.Context, prefix, startAfter string, deleted bool) iter.Seq2[store.ObjectInfo, error] {
 	return func(yield func(store.ObjectInfo, error) bool) {
 		if _, err := b.config(); err != nil {
 			yield(store.ObjectInfo{}, fmt.Errorf("fs: list %s/%q: %w", b.name, prefix, err))
 			return
 		}
-		w := walker{b: b, ctx: ctx, prefix: prefix, startAfter: startAfter, yield: yield}
+		w := walker{b: b, ctx: ctx, prefix: prefix, startAfter: startAfter, deleted: deleted, yield: yield}
 		w.walk(b.objectsDir(), "")
 	}
 }
@@ -343,7 +364,24 @@ type walker struct {
 	b                  *bucket
 	ctx                context.Context
 	prefix, startAfter string
+	deleted            bool // yield delete-marked keys instead of current objects
 	yield              func(store.ObjectInfo, error) bool
+}
+
+// entry is what the walk yields for key k, if anything.
+func (w *walker) entry(dir, k string) (store.ObjectInfo, bool, error) {
+	id, m, err := current(filepath.Join(dir, versionsDir))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.ObjectInfo{}, false, nil
+	case err != nil:
+		return store.ObjectInfo{}, false, err
+	case m.DeleteMarker != w.deleted:
+		return store.ObjectInfo{}, false, nil
+	case w.deleted:
+		return store.ObjectInfo{Key: k, VersionID: id, LastModified: versionTime(id), IsLatest: true, DeleteMarker: true}, true, nil
+	}
+	return store.ObjectInfo{Key: k, Size: m.Size, LastModified: versionTime(id)}, true, nil
 }
 
 func (w *walker) fail(err error) bool {
@@ -358,15 +396,12 @@ func (w *walker) walk(dir, k string) bool {
 		return w.fail(err)
 	}
 	if k != "" && strings.HasPrefix(k, w.prefix) && k > w.startAfter {
-		id, m, err := w.b.resolve(filepath.Join(dir, versionsDir), "")
-		switch {
-		case err == nil:
-			info := store.ObjectInfo{Key: k, Size: m.Size, LastModified: versionTime(id)}
-			if !w.yield(info, nil) {
-				return false
-			}
-		case !errors.Is(err, store.ErrNotFound):
+		info, ok, err := w.entry(dir, k)
+		if err != nil {
 			return w.fail(err)
+		}
+		if ok && !w.yield(info, nil) {
+			return false
 		}
 	}
 	if len(k)%chunkLen != 0 {

@@ -279,6 +279,35 @@ func (b *bucket) List(ctx context.Context, prefix, startAfter string) iter.Seq2[
 	}
 }
 
+// ListDeleted lists keys whose current version is a delete marker; see
+// store.Bucket. S3 has no such filter: the version listing of the prefix is
+// read and only the latest entries that are markers are kept (the listing's
+// key-marker is StartAfter, so paging by key works as for List).
+func (b *bucket) ListDeleted(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
+	return func(yield func(store.ObjectInfo, error) bool) {
+		if err := store.ValidBucketName(b.name); err != nil {
+			yield(store.ObjectInfo{}, fmt.Errorf("s3: list deleted %s/%q: %w", b.name, prefix, err))
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		opts := minio.ListObjectsOptions{Prefix: prefix, StartAfter: startAfter, WithVersions: true, Recursive: true}
+		for o := range b.s.client.ListObjectsIter(ctx, b.name, opts) {
+			if o.Err != nil {
+				yield(store.ObjectInfo{}, fmt.Errorf("s3: list deleted %s/%q: %w", b.name, prefix, mapErr(o.Err, opRead)))
+				return
+			}
+			if !o.IsLatest || !o.IsDeleteMarker || !strings.HasPrefix(o.Key, prefix) || o.Key <= startAfter {
+				continue
+			}
+			info := store.ObjectInfo{Key: o.Key, VersionID: o.VersionID, LastModified: o.LastModified.UTC(), IsLatest: true, DeleteMarker: true}
+			if !yield(info, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Versions lists a key's versions, newest first; see store.Bucket. S3 lists
 // versions by prefix in key order, so the key's own versions come first and
 // the listing stops at the first longer key.

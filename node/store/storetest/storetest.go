@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListStopEarly", testListStopEarly},
 		{"Versions", testVersions},
 		{"DeleteMarker", testDeleteMarker},
+		{"ListDeleted", testListDeleted},
 		{"DeleteVersion", testDeleteVersion},
 		{"NotFound", testNotFound},
 		{"InvalidKeys", testInvalidKeys},
@@ -722,6 +723,94 @@ func testDeleteMarker(t *testing.T, s store.Store) {
 	// A delete marker on a key that never existed is allowed, as in S3.
 	if err := b.Delete(ctxT(t), "never", store.DeleteOptions{}); err != nil {
 		t.Errorf("Delete(never): %v", err)
+	}
+}
+
+// testListDeleted: ListDeleted yields exactly the keys List leaves out
+// because a delete marker is their current version, each with that marker,
+// in key order, by prefix and start-after, and can stop early.
+func testListDeleted(t *testing.T, s store.Store) {
+	b := newBucket(t, s, false)
+	del := func(key string) {
+		t.Helper()
+		if err := b.Delete(ctxT(t), key, store.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(t, b, "r/live", "x", store.PutOptions{})
+	put(t, b, "r/hidden", "x", store.PutOptions{})
+	del("r/hidden")
+	put(t, b, "r/twice", "x", store.PutOptions{})
+	del("r/twice")
+	del("r/twice")
+	put(t, b, "r/back", "x", store.PutOptions{})
+	del("r/back")
+	put(t, b, "r/back", "y", store.PutOptions{}) // written again: current
+	put(t, b, "r/unhidden", "x", store.PutOptions{})
+	del("r/unhidden")
+	vs, err := b.Versions(ctxT(t), "r/unhidden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctxT(t), "r/unhidden", store.DeleteOptions{VersionID: vs[0].VersionID}); err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, "s/hidden", "x", store.PutOptions{})
+	del("s/hidden")
+
+	deleted := func(prefix, startAfter string) []store.ObjectInfo {
+		t.Helper()
+		var out []store.ObjectInfo
+		for info, err := range b.ListDeleted(ctxT(t), prefix, startAfter) {
+			if err != nil {
+				t.Fatalf("ListDeleted(%q, %q): %v", prefix, startAfter, err)
+			}
+			out = append(out, info)
+		}
+		return out
+	}
+	for _, q := range []struct {
+		prefix, after string
+		want          []string
+	}{
+		{"r/", "", []string{"r/hidden", "r/twice"}},
+		{"", "", []string{"r/hidden", "r/twice", "s/hidden"}},
+		{"r/", "r/hidden", []string{"r/twice"}},
+		{"r/t", "", []string{"r/twice"}},
+		{"", "r/twice", []string{"s/hidden"}},
+		{"r/live", "", nil},
+		{"t", "", nil},
+	} {
+		got := deleted(q.prefix, q.after)
+		if !slices.Equal(keysOf(got), q.want) {
+			t.Errorf("ListDeleted(%q, %q) = %q, want %q", q.prefix, q.after, keysOf(got), q.want)
+			continue
+		}
+		for _, in := range got {
+			vs, err := b.Versions(ctxT(t), in.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !in.DeleteMarker || !in.IsLatest || in.VersionID != vs[0].VersionID || !vs[0].DeleteMarker || in.LastModified.IsZero() {
+				t.Errorf("ListDeleted entry %+v, want the current delete marker %+v", in, vs[0])
+			}
+		}
+	}
+	// List still leaves all of them out.
+	if got := keysOf(list(t, b, "", "")); !slices.Equal(got, []string{"r/back", "r/live", "r/unhidden"}) {
+		t.Errorf("List = %q", got)
+	}
+	n := 0
+	for _, err := range b.ListDeleted(ctxT(t), "", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Errorf("stopped after %d", n)
 	}
 }
 
