@@ -314,7 +314,11 @@ func newEvidenceListCmd(g *globals) *cobra.Command {
 				for _, o := range p.Overdue {
 					od = append(od, o.Kind+" since "+o.Due.Format(time.DateOnly))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Type, p.Direction, p.State, p.Created.Format(time.DateOnly), strings.Join(od, ", "))
+				st := string(p.State)
+				if p.IndexHidden {
+					st += " (record HIDDEN)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Type, p.Direction, st, p.Created.Format(time.DateOnly), strings.Join(od, ", "))
 			}
 			return tw.Flush()
 		},

@@ -132,6 +132,9 @@ func TestEvidenceHiddenRecordCLI(t *testing.T) {
 	if mt := metricsText(t, url); !strings.Contains(mt, "kurier_evidence_hidden_records 1\n") {
 		t.Fatalf("hidden record not counted:\n%s", mt)
 	}
+	if out := mustCLI(t, url, liaison, "list"); !strings.Contains(out, "(record HIDDEN)") || strings.Count(out, "HIDDEN") != 1 {
+		t.Fatalf("list with one record hidden:\n%s", out)
+	}
 	m.ID = pkg
 	f := filepath.Join(dir, "again.json")
 	b, _ := json.Marshal(m)
