@@ -70,7 +70,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kurier_federation_lag_seconds", Help: "Age of the peer's newest version we have not pulled yet (0 when caught up).",
 		}, []string{"peer"}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kurier_federation_received_total", Help: "Object versions received from the peer and accepted, by outcome (stored, duplicate, older).",
+			Name: "kurier_federation_received_total", Help: "Object versions received from the peer and accepted, by outcome (stored, duplicate, older, conflict: other content under a held version, kept aside).",
 		}, []string{"peer", "outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kurier_federation_rejected_total", Help: "Object versions received from the peer and rejected (not stored), by reason.",

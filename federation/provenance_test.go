@@ -113,7 +113,7 @@ func TestConflictsWithAnyVersion(t *testing.T) {
 	}
 	// A periodic pull may still be storing the last batch.
 	waitFor(t, "both clash batches stored", 10*time.Second, func() bool {
-		return b.metric(`kurier_federation_received_total{outcome="duplicate",peer="f"}`) == 4
+		return b.metric(`kurier_federation_received_total{outcome="conflict",peer="f"}`) == 4
 	})
 	for series, want := range map[string]float64{
 		`kurier_federation_received_total{outcome="stored",peer="f"}`:    2,

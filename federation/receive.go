@@ -296,7 +296,14 @@ func (f *Federation) storeBatch(ctx context.Context, ps *peerState, b *verifiedB
 	}
 	// Versions we already held (any of an object's versions, from any
 	// origin): the same content is one object with one more provenance
-	// record, other content under the same id and modified a conflict.
+	// record, other content under the same id and modified (the store
+	// refused it as a conflict) is kept aside.
+	for _, s := range result.Failures {
+		if s.Reason == indicator.ReasonConflict {
+			dupKeys[s.ID+"\x00"+s.Version] = true
+			f.m.received.WithLabelValues(name, "conflict").Inc()
+		}
+	}
 	seen := map[string]bool{}
 	for i := range b.subs {
 		sub := &b.subs[i]
@@ -317,6 +324,9 @@ func (f *Federation) storeBatch(ctx context.Context, ps *peerState, b *verifiedB
 		}
 	}
 	for _, s := range result.Failures {
+		if s.Reason == indicator.ReasonConflict {
+			continue // kept aside and counted above
+		}
 		reason := RejectInvalid
 		if s.Reason == indicator.ReasonNotOrigin {
 			reason = RejectNotOrigin

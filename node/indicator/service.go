@@ -183,9 +183,6 @@ func (s *Service) ImportBundle(ctx context.Context, b *stix.Bundle) (Result, err
 		subs = append(subs, Submission{Object: or.Object})
 	}
 	stored, err := s.Store(ctx, subs)
-	if err == nil {
-		err = s.flagConflicts(ctx, subs, &stored)
-	}
 	res.Successes = append(res.Successes, stored.Successes...)
 	res.Failures = append(res.Failures, stored.Failures...)
 	for _, f := range res.Failures {
@@ -193,72 +190,6 @@ func (s *Service) ImportBundle(ctx context.Context, b *stix.Bundle) (Result, err
 	}
 	s.m.ingestDuration.Observe(time.Since(start).Seconds())
 	return res, err
-}
-
-// flagConflicts turns a "duplicate" answer into a conflict failure when the
-// submitted object differs from the version held under its id and
-// modified: nothing is overwritten either way, but an importer must not be
-// told "already held" of content the node does not hold. (Federation calls
-// Store directly and keeps such versions aside itself.)
-func (s *Service) flagConflicts(ctx context.Context, subs []Submission, res *Result) error {
-	byKey := map[string]*stix.Object{}
-	for _, sub := range subs {
-		// SCOs have no modified: their versions are not told apart.
-		if m := sub.Object.Modified.String(); m != "" {
-			byKey[sub.Object.ID+"\x00"+m] = sub.Object
-		}
-	}
-	kept := res.Successes[:0]
-	for _, st := range res.Successes {
-		o := byKey[st.ID+"\x00"+st.Version]
-		if st.Outcome != "duplicate" || o == nil {
-			kept = append(kept, st)
-			continue
-		}
-		same, err := s.sameAsHeld(ctx, o)
-		if err != nil {
-			return err
-		}
-		if same {
-			kept = append(kept, st)
-			continue
-		}
-		st.Outcome, st.Reason = "", ReasonConflict
-		st.Message = fmt.Sprintf("%s version %s is already held with other content; a STIX version cannot change: issue a new version with a later modified", st.ID, st.Version)
-		res.Failures = append(res.Failures, st)
-	}
-	res.Successes = kept
-	return nil
-}
-
-// sameAsHeld reports whether o, canonicalised, is the version held under
-// its id and modified.
-func (s *Service) sameAsHeld(ctx context.Context, o *stix.Object) (bool, error) {
-	raw, err := json.Marshal(o)
-	if err != nil {
-		return false, fmt.Errorf("indicator: encode %s: %w", o.ID, err)
-	}
-	canonical, err := seal.Canonicalize(raw)
-	if err != nil {
-		return false, fmt.Errorf("indicator: canonicalise %s: %w", o.ID, err)
-	}
-	vs, err := s.Versions(ctx, o.ID)
-	if err != nil {
-		return false, err
-	}
-	for _, v := range vs {
-		if !v.Version.Equal(o.Modified.Time()) {
-			continue
-		}
-		held, err := seal.Canonicalize(v.Object)
-		if err != nil {
-			return false, fmt.Errorf("indicator: canonicalise held %s: %w", o.ID, err)
-		}
-		return bytes.Equal(held, canonical), nil
-	}
-	// Held as a version whose id and time match but not found now (a
-	// race with a rebuild): report it as held, the safe answer.
-	return true, nil
 }
 
 // Rejected counts n objects refused before they reached ImportBundle
@@ -361,17 +292,25 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 			}
 		}
 		// A version this node holds (any of its versions, whoever sent it)
-		// is a duplicate before any origin or ordering rule: nothing is
-		// written, and the caller compares contents (federation flags a
-		// conflict, or records another provenance).
+		// is judged before any origin or ordering rule, and nothing is
+		// written: the same content is a duplicate (federation may record
+		// another provenance), other content a conflict (a STIX version
+		// never changes; federation keeps it aside).
 		if ok && (!p.entry.Modified.After(cur.Modified) || cur.Origin != p.entry.Origin || cur.CreatedBy != p.entry.CreatedBy) {
-			dup, err := s.holdsVersion(p.entry.ID, p.entry.Modified)
+			held, dup, err := s.heldVersion(ctx, p.entry.ID, p.entry.Modified)
 			if err != nil {
 				return res, err
 			}
-			if dup {
+			if dup && bytes.Equal(held.Object, p.rec.Object) {
 				p.status.Outcome = "duplicate"
 				res.Successes = append(res.Successes, p.status)
+				continue
+			}
+			if dup {
+				st := p.status
+				st.Reason = ReasonConflict
+				st.Message = fmt.Sprintf("%s version %s is already held with other content; a STIX version cannot change: issue a new version with a later modified", p.entry.ID, p.status.Version)
+				res.Failures = append(res.Failures, st)
 				continue
 			}
 		}
@@ -424,19 +363,20 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 	return res, nil
 }
 
-// holdsVersion reports whether a version of id with this modified is
-// stored.
-func (s *Service) holdsVersion(id string, modified time.Time) (bool, error) {
+// heldVersion reads the stored version of id with this modified, if any
+// (its record holds the canonical bytes that were signed).
+func (s *Service) heldVersion(ctx context.Context, id string, modified time.Time) (Stored, bool, error) {
 	es, err := s.idx.Versions(id)
 	if err != nil {
-		return false, fmt.Errorf("indicator: versions of %s: %w", id, err)
+		return Stored{}, false, fmt.Errorf("indicator: versions of %s: %w", id, err)
 	}
 	for _, e := range es {
 		if e.Modified.Equal(modified) {
-			return true, nil
+			st, err := s.load(ctx, e)
+			return st, err == nil, err
 		}
 	}
-	return false, nil
+	return Stored{}, false, nil
 }
 
 // sign canonicalises and signs in parallel: signing is the CPU-bound part
