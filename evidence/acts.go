@@ -304,8 +304,10 @@ type Report struct {
 	Items          []ItemCheck `json:"items,omitempty"`
 	Events         int         `json:"events"`
 	Break          *ChainBreak `json:"break,omitempty"`
-	// Hidden names custody event keys whose versions listing does not show
-	// (delete markers); a chain cut at its end has no Break, only these.
+	// Hidden holds one problem sentence per custody event key whose
+	// versions are not what the listed chain implies (an event hidden by a
+	// delete marker, or rewritten); a chain cut at its end has no Break,
+	// only these.
 	Hidden []string `json:"hidden,omitempty"`
 	// Index is the problem with the package record (index/<id>.json), if
 	// any; IndexHidden says a delete marker hides it.
@@ -409,6 +411,21 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 	return rep, nil
 }
 
+// slotFinding says what a custody event key holding kv, where the listed
+// chain implies want stored versions, tells about the chain.
+func slotFinding(kv keyVersions, want int) string {
+	switch {
+	case kv.markers > 0:
+		return "an event was hidden by a delete marker"
+	case kv.stored > 1:
+		return "the event was written more than once"
+	case kv.stored > want:
+		return "an event is stored there that the listing did not show"
+	default:
+		return "the event is missing"
+	}
+}
+
 // hiddenEvents looks for custody events listing does not show. Locked
 // events cannot be deleted, but a delete marker (which no lock prevents)
 // hides one from listing: the chain would look complete one event short,
@@ -418,20 +435,13 @@ func (s *Service) Verify(ctx context.Context, who Actor, id string) (Report, err
 func (s *Service) hiddenEvents(ctx context.Context, id string, events []SignedEvent) ([]string, error) {
 	var problems []string
 	check := func(seq int64, want int) error {
-		vs, err := s.bucket.Versions(ctx, keyCustody(id, seq))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		kv, err := versionCounts(ctx, s.bucket, keyCustody(id, seq))
+		if err != nil {
 			return fmt.Errorf("evidence: versions of custody event %d: %w", seq, err)
 		}
-		stored, markers := 0, 0
-		for _, v := range vs {
-			if v.DeleteMarker {
-				markers++
-			} else {
-				stored++
-			}
-		}
-		if stored != want {
-			problems = append(problems, fmt.Sprintf("custody event %d has %d stored versions and %d delete markers: an event was hidden (delete marker) and the chain cut or rewritten there", seq, stored, markers))
+		if kv.stored != want {
+			problems = append(problems, fmt.Sprintf("custody event %d has %d stored versions and %d delete markers: %s, so the chain was cut or rewritten there",
+				seq, kv.stored, kv.markers, slotFinding(kv, want)))
 		}
 		return nil
 	}

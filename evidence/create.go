@@ -83,11 +83,9 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 	s.mu.RLock()
 	_, dup := s.pkgs[m.ID]
 	s.mu.RUnlock()
-	if dup && s.recordHidden(m.ID) {
-		return Package{}, refuseHidden(m.ID)
-	}
 	if dup {
-		return Package{}, refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", m.ID)
+		// Before putIndex: a known id is refused without wrapping a key.
+		return Package{}, refuseUsed(m.ID, s.recordHidden(m.ID))
 	}
 
 	draft, err := json.Marshal(m)
@@ -140,22 +138,19 @@ func (s *Service) create(ctx context.Context, who Actor, m *Manifest, extra []Vi
 // would free the id for a replay. Create-if-absent alone takes a record a
 // delete marker hides as absent, so the key must hold no version at all.
 func (s *Service) putIndex(ctx context.Context, rec indexRecord, ret store.Retention, hold bool) error {
-	st, err := s.recordState(ctx, rec.ID)
+	st, err := s.recordState(ctx, keyIndex(rec.ID))
 	if err != nil {
 		return err
 	}
-	if st.hidden {
-		return refuseHidden(rec.ID)
-	}
 	if st.used() {
-		return refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", rec.ID)
+		return refuseUsed(rec.ID, st.hidden)
 	}
 	b, _ := json.Marshal(rec)
 	_, err = s.bucket.Put(ctx, keyIndex(rec.ID), bytes.NewReader(b), store.PutOptions{
 		IfAbsent: true, Size: int64(len(b)), ContentType: "application/json", Retention: &ret, LegalHold: hold,
 	})
 	if errors.Is(err, store.ErrExists) {
-		return refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", rec.ID)
+		return refuseUsed(rec.ID, false)
 	}
 	if err != nil {
 		return fmt.Errorf("evidence: write package record: %w", err)

@@ -252,22 +252,18 @@ func peakRSSMiB() float64 {
 	return -1
 }
 
-// counterValue is the value of the counter name{label} in reg (the
-// counter's only label), or -1 if it is not there.
-func counterValue(t testing.TB, reg *prometheus.Registry, name, label string) float64 {
+// gaugeValue is the value of the unlabelled gauge name in reg (-1 if it
+// is not there). The state gauges come from one collector that emits many
+// metrics, so testutil.ToFloat64 cannot read them.
+func gaugeValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
-				return m.GetCounter().GetValue()
-			}
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
 	return -1

@@ -16,34 +16,45 @@ import (
 // from the record's latest stored version, flags them, and refuses their
 // ids to new packages.
 
-// recordState is what a package record's key holds.
-type recordState struct {
+// keyVersions is what the versions of one key hold.
+type keyVersions struct {
 	stored, markers int
 	hidden          bool   // the current version is a delete marker
 	latest          string // newest stored (non-marker) version, if any
 }
 
-func (r recordState) used() bool { return r.stored+r.markers > 0 }
+func (k keyVersions) used() bool { return k.stored+k.markers > 0 }
 
-// recordState reads the versions of package id's record.
-func (s *Service) recordState(ctx context.Context, id string) (recordState, error) {
-	vs, err := s.bucket.Versions(ctx, keyIndex(id))
+// versionCounts counts the stored versions and delete markers of key. A key
+// with no version at all holds none of either, which is not an error.
+func versionCounts(ctx context.Context, b store.Bucket, key string) (keyVersions, error) {
+	vs, err := b.Versions(ctx, key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return recordState{}, fmt.Errorf("evidence: versions of package record %s: %w", id, err)
+		return keyVersions{}, err
 	}
-	var st recordState
+	var kv keyVersions
 	for i, v := range vs {
 		if v.DeleteMarker {
-			st.markers++
-			st.hidden = st.hidden || i == 0
+			kv.markers++
+			kv.hidden = kv.hidden || i == 0 // newest first
 			continue
 		}
-		st.stored++
-		if st.latest == "" {
-			st.latest = v.VersionID
+		kv.stored++
+		if kv.latest == "" {
+			kv.latest = v.VersionID
 		}
 	}
-	return st, nil
+	return kv, nil
+}
+
+// recordState reads the versions of the package record at key
+// (keyIndex of the package id).
+func (s *Service) recordState(ctx context.Context, key string) (keyVersions, error) {
+	kv, err := versionCounts(ctx, s.bucket, key)
+	if err != nil {
+		return kv, fmt.Errorf("evidence: versions of package record %s: %w", key, err)
+	}
+	return kv, nil
 }
 
 // loadHidden loads the package whose record at key a delete marker hides,
@@ -51,19 +62,11 @@ func (s *Service) recordState(ctx context.Context, id string) (recordState, erro
 // is only flagged. A key with nothing but markers has no package to load;
 // putIndex still refuses its id.
 func (s *Service) loadHidden(ctx context.Context, key string) error {
-	vs, err := s.bucket.Versions(ctx, key)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("evidence: versions of hidden package record %s: %w", key, err)
+	st, err := s.recordState(ctx, key)
+	if err != nil {
+		return err
 	}
-	version, markers := "", 0
-	for _, v := range vs {
-		switch {
-		case v.DeleteMarker:
-			markers++
-		case version == "":
-			version = v.VersionID
-		}
-	}
+	version, markers := st.latest, st.markers
 	if version == "" {
 		s.log.Error("package record key holds only delete markers: no package to load, its id stays refused", "key", key, "delete_markers", markers)
 		return nil
@@ -109,12 +112,21 @@ func refuseHidden(id string) error {
 		"a package id is never reused", id, keyIndex(id))
 }
 
+// refuseUsed is the refusal of an id already used; hidden: a delete marker
+// hides its record, which the refusal then names.
+func refuseUsed(id string, hidden bool) error {
+	if hidden {
+		return refuseHidden(id)
+	}
+	return refuse(RuleReplay, "id", "package id %s was already used: a package id is never reused", id)
+}
+
 // flagRecord reads the state of p's package record, and flags p if a
 // delete marker now hides it (put while the node runs: at start, reload
 // finds it). Show and verify call it, so both name a hidden record without
 // waiting for a restart. p.mu must be held.
-func (s *Service) flagRecord(ctx context.Context, p *pkgState) (recordState, error) {
-	st, err := s.recordState(ctx, p.rec.ID)
+func (s *Service) flagRecord(ctx context.Context, p *pkgState) (keyVersions, error) {
+	st, err := s.recordState(ctx, keyIndex(p.rec.ID))
 	if err != nil {
 		return st, err
 	}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/kurier/kurier/node/store"
 )
 
@@ -138,20 +136,4 @@ func checkHidden(t *testing.T, n *testNode, id, version string) {
 	if _, err := n.bucket.Stat(ctx, keyPkg(id, "manifest.json"), ""); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// gaugeValue is the value of the unlabelled gauge name in reg (-1 if it
-// is not there).
-func gaugeValue(t testing.TB, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return -1
 }

@@ -56,7 +56,7 @@ func (s *Service) Mount(srv *api.Server) {
 	})
 	// Item uploads, verification and export move whole evidence files:
 	// no body limit beyond the store's, no request deadline.
-	srv.Streaming(0, func(r chi.Router) {
+	srv.Streaming(func(r chi.Router) {
 		r.Use(srv.Require(auth.Liaison))
 		r.Put(base+"/{pkg}/items/{name}", h.upload)
 		r.Get(base+"/{pkg}/verify", h.verify)
@@ -95,11 +95,7 @@ func (h *handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrNotFound):
 		h.p.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, err.Error()))
 	case errors.As(err, &se):
-		reason := slotExists
-		if se.Hidden {
-			reason = slotHidden
-		}
-		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, se.Error()).With("reason", "custody-"+reason).With("seq", se.Seq))
+		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, se.Error()).With("reason", "custody-"+se.reason()).With("seq", se.Seq))
 	case errors.Is(err, ErrDisposed):
 		h.p.Write(w, r, problem.New(problem.Conflict, http.StatusConflict, err.Error()))
 	case errors.Is(err, ErrUnknownPeer):
@@ -153,10 +149,11 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 		f.Overdue = b
 	}
 	// Deadlines act before they are shown: an ended preservation is listed
-	// as expired, not as still preserved.
+	// as expired, not as still preserved. A package that cannot record its
+	// expiry (ExpireDue logs and counts why) must not make the whole list
+	// unavailable: it is listed in its unchanged state.
 	if _, err := h.s.ExpireDue(r.Context()); err != nil {
-		h.fail(w, r, err)
-		return
+		h.s.log.Warn("evidence list: expiring due preservations failed; listed unchanged", "err", err, "request_id", api.RequestID(r.Context()))
 	}
 	pkgs := h.s.List(f)
 	if pkgs == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kurier/kurier/node/store"
 	"github.com/kurier/kurier/node/store/storetest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestPreservationLocks: legal hold and the retention floor follow from a
@@ -146,7 +147,7 @@ func TestPreservationLocks(t *testing.T) {
 		if stored != 1 {
 			t.Fatalf("%s: custody key %s holds %d stored versions: the chain was rewritten", n.svc.nodeName, key, stored)
 		}
-		if got := counterValue(t, restarted.reg, "kurier_evidence_custody_appends_refused_total", "hidden-version"); got != 3 {
+		if got := testutil.ToFloat64(restarted.svc.m.slotRefused.WithLabelValues(slotHidden)); got != 3 {
 			t.Fatalf("%s: %v refused appends counted, want 3", n.svc.nodeName, got)
 		}
 	}

@@ -412,6 +412,14 @@ func (e *SlotError) Error() string {
 
 func (e *SlotError) Unwrap() error { return ErrCustodySlot }
 
+// reason is the slot reason the metric counts and the problem names.
+func (e *SlotError) reason() string {
+	if e.Hidden {
+		return slotHidden
+	}
+	return slotExists
+}
+
 // Slot reasons in kurier_evidence_custody_appends_refused_total.
 const (
 	slotHidden = "hidden-version"
@@ -426,21 +434,12 @@ const (
 // on top of it), so the key must have no version at all.
 func (s *Service) putEvent(ctx context.Context, ev SignedEvent, ret store.Retention, hold bool) error {
 	key := keyCustody(ev.Event.Package, ev.Event.Seq)
-	vs, err := s.bucket.Versions(ctx, key)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	kv, err := versionCounts(ctx, s.bucket, key)
+	if err != nil {
 		return fmt.Errorf("evidence: append custody event %d: versions: %w", ev.Event.Seq, err)
 	}
-	if len(vs) > 0 {
-		se := &SlotError{Package: ev.Event.Package, Seq: ev.Event.Seq}
-		for _, v := range vs {
-			if v.DeleteMarker {
-				se.Markers++
-			} else {
-				se.Stored++
-			}
-		}
-		se.Hidden = se.Markers > 0
-		return s.slotRefused(se)
+	if kv.used() {
+		return s.slotRefused(&SlotError{Package: ev.Event.Package, Seq: ev.Event.Seq, Stored: kv.stored, Markers: kv.markers, Hidden: kv.markers > 0})
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
@@ -458,10 +457,7 @@ func (s *Service) putEvent(ctx context.Context, ev SignedEvent, ret store.Retent
 }
 
 func (s *Service) slotRefused(se *SlotError) error {
-	reason := slotExists
-	if se.Hidden {
-		reason = slotHidden
-	}
+	reason := se.reason()
 	s.m.slotRefused.WithLabelValues(reason).Inc()
 	s.log.Error("custody event not written", "package", se.Package, "seq", se.Seq, "reason", reason, "stored", se.Stored, "delete_markers", se.Markers)
 	return se
@@ -798,11 +794,7 @@ func (s *Service) holdAll(ctx context.Context, p *pkgState, on bool) error {
 		}
 	}
 	for _, key := range keys {
-		cur, err := s.bucket.Stat(ctx, key, "")
-		if err != nil {
-			return fmt.Errorf("evidence: legal hold of %s: %w", key, err)
-		}
-		if err := s.bucket.SetLegalHold(ctx, key, cur.VersionID, on); err != nil {
+		if err := s.bucket.SetLegalHold(ctx, key, "", on); err != nil { // "": the current version
 			return fmt.Errorf("evidence: legal hold of %s: %w", key, err)
 		}
 	}

@@ -272,11 +272,14 @@ func (s *Service) receive(ctx context.Context, from string, r io.Reader, rb *Rec
 	s.mu.RLock()
 	_, dup := s.pkgs[m.ID]
 	s.mu.RUnlock()
-	st, err := s.recordState(ctx, m.ID)
+	// Refused here before the items are read; putIndex checks again at
+	// the write, as the record may appear meanwhile. st is read now, so a
+	// hidden record shows without the package's flag.
+	st, err := s.recordState(ctx, keyIndex(m.ID))
 	if err != nil {
 		return in, err
 	}
-	if st.hidden || (dup && s.recordHidden(m.ID)) {
+	if st.hidden {
 		return in, refuseHidden(m.ID)
 	}
 	if dup || st.used() {

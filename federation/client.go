@@ -56,23 +56,46 @@ func (e *peerError) Error() string {
 	return fmt.Sprintf("peer answered %d: %s", e.status, e.detail)
 }
 
+// peerErrorFrom is the error of a non-2xx answer whose body is data: the
+// title and detail of its problem document, else the status line.
+func peerErrorFrom(resp *http.Response, data []byte) *peerError {
+	var p struct {
+		Detail string `json:"detail"`
+		Title  string `json:"title"`
+	}
+	detail := resp.Status
+	if json.Unmarshal(data, &p) == nil && (p.Detail != "" || p.Title != "") {
+		detail = strings.TrimSpace(p.Title + ": " + p.Detail)
+	}
+	return &peerError{status: resp.StatusCode, detail: detail}
+}
+
+// peerURL is the address of a federation endpoint of a peer.
+func peerURL(ps *peerState, endpoint string, query url.Values) (string, error) {
+	u, err := url.Parse(ps.cfg.URL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + wire.BasePath + endpoint
+	u.RawQuery = query.Encode()
+	return u.String(), nil
+}
+
 // call sends a signed request to a peer. It returns the response with a
 // body reader bounded to limit bytes and aborted when no byte arrives for
 // the idle timeout; the caller closes it. A non-2xx answer is returned as
 // *peerError. The nonce is what a batch must repeat.
 func (f *Federation) call(ctx context.Context, ps *peerState, method, endpoint string, query url.Values, body []byte, limit int64) (*http.Response, string, error) {
-	u, err := url.Parse(ps.cfg.URL)
+	u, err := peerURL(ps, endpoint, query)
 	if err != nil {
 		return nil, "", err
 	}
-	u.Path = strings.TrimRight(u.Path, "/") + wire.BasePath + endpoint
-	u.RawQuery = query.Encode()
 	ctx, cancel := context.WithCancel(ctx)
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		cancel()
 		return nil, "", err
@@ -95,15 +118,7 @@ func (f *Federation) call(ctx context.Context, ps *peerState, method, endpoint s
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var p struct {
-			Detail string `json:"detail"`
-			Title  string `json:"title"`
-		}
-		detail := resp.Status
-		if json.Unmarshal(data, &p) == nil && (p.Detail != "" || p.Title != "") {
-			detail = strings.TrimSpace(p.Title + ": " + p.Detail)
-		}
-		return nil, "", &peerError{status: resp.StatusCode, detail: detail}
+		return nil, "", peerErrorFrom(resp, data)
 	}
 	return resp, nonce, nil
 }

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -124,18 +123,8 @@ func (f *Federation) serveEvidence(w http.ResponseWriter, r *http.Request) {
 		if sp, err = f.newSpool("evidence-in-*"); err != nil {
 			return sum, err
 		}
-		h := sha256.New()
-		bw := bufio.NewWriterSize(io.MultiWriter(sp, h), 1<<20)
-		if r.Body != nil {
-			if _, err := io.Copy(bw, r.Body); err != nil {
-				return sum, err
-			}
-		}
-		if err := bw.Flush(); err != nil {
-			return sum, err
-		}
-		copy(sum[:], h.Sum(nil))
-		return sum, nil
+		_, sum, err = copyHashed(sp, r.Body)
+		return sum, err
 	})
 	if f.refused(w, r, reason, err) {
 		return
@@ -147,6 +136,26 @@ func (f *Federation) serveEvidence(w http.ResponseWriter, r *http.Request) {
 	}
 	f.log.Info("evidence transfer received", "peer", ps.cfg.Name, "bytes", size, "spooled_in", time.Since(started).Round(time.Millisecond).String())
 	f.receiveEvidence(w, r, recv, ps, sp)
+}
+
+// copyHashed spools a request body (nil: none) to w through a buffer, and
+// returns how much it copied and its SHA-256 (what the signature covers).
+func copyHashed(w io.Writer, body io.Reader) (int64, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 1<<20)
+	var n int64
+	if body != nil {
+		var err error
+		if n, err = io.Copy(bw, body); err != nil {
+			return n, sum, err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return n, sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return n, sum, nil
 }
 
 // receiveEvidence hands a complete, authenticated transfer stream to the
@@ -197,7 +206,7 @@ func (f *Federation) SendEvidence(ctx context.Context, peer string, write func(t
 	}
 	defer sp.Close()
 	h := sha256.New()
-	chunks := newChunkHasher(evidenceChunk())
+	chunks := newChunkHasher(f.opts.EvidenceChunkBytes)
 	bw := bufio.NewWriterSize(io.MultiWriter(sp, h, chunks), 1<<20)
 	if err := write(ps.fpr, bw); err != nil {
 		return nil, err
@@ -224,11 +233,25 @@ func (f *Federation) SendEvidence(ctx context.Context, peer string, write func(t
 			return answer, err
 		}
 		f.log.Warn("evidence transfer: connection failed, retrying", "peer", ps.cfg.Name, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
+		if !retryWait(ctx, attempt) {
 			return nil, err
-		case <-time.After(time.Duration(attempt) * time.Second):
 		}
+	}
+}
+
+// evidenceRetryStep is the wait before the first retry of an evidence
+// send after a transport error; each further one waits a step longer.
+const evidenceRetryStep = 500 * time.Millisecond
+
+// retryWait waits before retry n (1, 2, ...); false when ctx ends first.
+func retryWait(ctx context.Context, n int) bool {
+	t := time.NewTimer(time.Duration(n) * evidenceRetryStep)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -236,42 +259,44 @@ func (f *Federation) postEvidence(ctx context.Context, ps *peerState, file *os.F
 	if _, err := file.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(ps.cfg.URL)
-	if err != nil {
-		return nil, err
-	}
-	u.Path = strings.TrimRight(u.Path, "/") + wire.BasePath + wire.PathEvidence
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), io.NopCloser(bufio.NewReaderSize(file, 1<<20)))
-	if err != nil {
-		return nil, err
-	}
-	req.ContentLength = size
-	req.Header.Set("Content-Type", wire.EvidenceMediaType)
-	req.Header.Set("Accept", "application/json")
-	if _, err := wire.SignHashed(req, f.signer(), ps.fpr, sum, f.now()); err != nil {
-		return nil, err
-	}
-	resp, err := f.evHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	resp, data, err := f.evidenceRequest(ctx, ps, http.MethodPost, wire.PathEvidence, nil, io.NopCloser(bufio.NewReaderSize(file, 1<<20)), size, sum)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var p struct {
-			Detail string `json:"detail"`
-			Title  string `json:"title"`
-		}
-		detail := resp.Status
-		if json.Unmarshal(data, &p) == nil && (p.Detail != "" || p.Title != "") {
-			detail = strings.TrimSpace(p.Title + ": " + p.Detail)
-		}
-		return nil, &peerError{status: resp.StatusCode, detail: detail}
+		return nil, peerErrorFrom(resp, data)
 	}
 	return data, nil
+}
+
+// evidenceRequest sends n bytes of body (SHA-256 sum) to a peer's
+// evidence endpoint, signed over sum, and returns the answer with its
+// body (at most 4 MiB) read and closed.
+func (f *Federation) evidenceRequest(ctx context.Context, ps *peerState, method, endpoint string, query url.Values, body io.Reader, n int64, sum [sha256.Size]byte) (*http.Response, []byte, error) {
+	u, err := peerURL(ps, endpoint, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.ContentLength = n
+	req.Header.Set("Content-Type", wire.EvidenceMediaType)
+	req.Header.Set("Accept", "application/json")
+	if _, err := wire.SignHashed(req, f.signer(), ps.fpr, sum, f.now()); err != nil {
+		return nil, nil, err
+	}
+	resp, err := f.evHTTP.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, data, nil
 }
 
 // newEvidenceClient is the client for evidence transfers: like the feed's,
@@ -306,81 +331,96 @@ func newEvidenceClient(rt http.RoundTripper) *http.Client {
 // connection loses at most the chunk in flight: the sender asks for the
 // offset and goes on from there.
 
-// defaultEvidenceChunk is the default chunk size of an upload, and
-// maxEvidenceChunk the largest chunk a receiver reads: a chunk's signature
-// can only be checked once it is read, so an unchecked sender may make it
-// spool at most this much per request.
+// maxEvidenceChunk is the default chunk size of an upload and the largest
+// chunk a receiver reads: a chunk's signature can only be checked once it
+// is read, so an unchecked sender may make it spool at most this much per
+// request.
+const maxEvidenceChunk = 16 << 20
+
+// uploadMaxAge is how long an unfinished upload is kept, and
+// uploadSweepInterval how often the reload loop looks for older ones.
 const (
-	defaultEvidenceChunk = 16 << 20
-	maxEvidenceChunk     = defaultEvidenceChunk
+	uploadMaxAge        = 24 * time.Hour
+	uploadSweepInterval = time.Hour
 )
-
-var evidenceChunkBytes atomic.Int64
-
-// SetEvidenceChunkBytes sets the chunk size of evidence uploads sent by
-// this process (n <= 0: the default, 16 MiB). For tests: a smaller chunk
-// makes a resume observable with small packages.
-func SetEvidenceChunkBytes(n int64) { evidenceChunkBytes.Store(n) }
-
-func evidenceChunk() int64 {
-	if n := evidenceChunkBytes.Load(); n > 0 {
-		return min(n, maxEvidenceChunk)
-	}
-	return defaultEvidenceChunk
-}
-
-// uploadMaxAge is how long an unfinished upload is kept.
-const uploadMaxAge = 24 * time.Hour
 
 // uploadLocks serialises the requests on one part file (a retry may
 // arrive while the handler of the dropped request still runs). Keyed by
-// the part file's path.
-var uploadLocks sync.Map // string -> chan struct{}
+// the part file's path; an entry lives only while someone holds or waits
+// for it, so finished uploads leave nothing behind.
+type uploadLocks struct {
+	mu sync.Mutex
+	m  map[string]*uploadLock
+}
 
-func lockUpload(ctx context.Context, path string) (func(), error) {
-	v, _ := uploadLocks.LoadOrStore(path, make(chan struct{}, 1))
-	ch := v.(chan struct{})
+type uploadLock struct {
+	ch   chan struct{} // holds a token while locked
+	refs int           // holder and waiters
+}
+
+func (l *uploadLocks) ref(path string) *uploadLock {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*uploadLock{}
+	}
+	e := l.m[path]
+	if e == nil {
+		e = &uploadLock{ch: make(chan struct{}, 1)}
+		l.m[path] = e
+	}
+	e.refs++
+	return e
+}
+
+func (l *uploadLocks) unref(path string, e *uploadLock) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.refs--; e.refs == 0 {
+		delete(l.m, path)
+	}
+}
+
+// lock waits for the part file at path; the returned func releases it.
+func (l *uploadLocks) lock(ctx context.Context, path string) (func(), error) {
+	e := l.ref(path)
 	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
+	case e.ch <- struct{}{}:
+		return func() { <-e.ch; l.unref(path, e) }, nil
 	case <-ctx.Done():
+		l.unref(path, e)
 		return nil, ctx.Err()
 	}
 }
 
-func tryLockUpload(path string) (func(), bool) {
-	v, _ := uploadLocks.LoadOrStore(path, make(chan struct{}, 1))
-	ch := v.(chan struct{})
+// tryLock is lock without waiting: false when the part is in use.
+func (l *uploadLocks) tryLock(path string) (func(), bool) {
+	e := l.ref(path)
 	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, true
+	case e.ch <- struct{}{}:
+		return func() { <-e.ch; l.unref(path, e) }, true
 	default:
+		l.unref(path, e)
 		return nil, false
 	}
 }
 
-func (f *Federation) uploadsDir() (string, error) {
-	dir := filepath.Join(f.opts.DataDir, "tmp", "uploads")
-	return dir, os.MkdirAll(dir, 0o700)
-}
+func (f *Federation) uploadsDir() string { return filepath.Join(f.opts.DataDir, "tmp", "uploads") }
+
+// makeUploadsDir creates the directory of part files (at Mount, and again
+// should it have been removed since).
+func (f *Federation) makeUploadsDir() error { return os.MkdirAll(f.uploadsDir(), 0o700) }
 
 // uploadPath is the part file of the upload of stream sum (hex) from the
 // node whose fingerprint is node.
-func (f *Federation) uploadPath(node, sum string) (string, error) {
-	dir, err := f.uploadsDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, node+"-"+sum+".part"), nil
+func (f *Federation) uploadPath(node, sum string) string {
+	return filepath.Join(f.uploadsDir(), node+"-"+sum+".part")
 }
 
 // sweepUploads removes part files untouched for uploadMaxAge (bounds the
-// disk held by abandoned uploads).
+// disk held by abandoned uploads). The reload loop runs it.
 func (f *Federation) sweepUploads() {
-	dir, err := f.uploadsDir()
-	if err != nil {
-		return
-	}
+	dir := f.uploadsDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -391,7 +431,7 @@ func (f *Federation) sweepUploads() {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		if unlock, ok := tryLockUpload(p); ok {
+		if unlock, ok := f.uploads.tryLock(p); ok {
 			if os.Remove(p) == nil {
 				f.log.Info("evidence upload abandoned, part removed", "file", e.Name(), "bytes", info.Size())
 			}
@@ -421,16 +461,11 @@ func (f *Federation) serveEvidenceUploadStatus(w http.ResponseWriter, r *http.Re
 		f.opts.API.Problems().Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "the upload is named by the lower-case hex SHA-256 of the transfer stream"))
 		return
 	}
-	f.sweepUploads()
 	var st wire.UploadStatus
-	p, err := f.uploadPath(ps.fpr, hexSum)
-	if err != nil {
-		f.opts.API.Problems().Write(w, r, problem.New(problem.Internal, http.StatusInternalServerError, "cannot look up the upload"))
-		return
-	}
+	p := f.uploadPath(ps.fpr, hexSum)
 	// Wait for a chunk still being written (or cut back) by a dropped
 	// request.
-	unlock, err := lockUpload(r.Context(), p)
+	unlock, err := f.uploads.lock(r.Context(), p)
 	if err != nil {
 		return
 	}
@@ -484,8 +519,10 @@ func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request)
 			fmt.Sprintf("an upload chunk is at most %d bytes", maxEvidenceChunk)))
 		return
 	}
+	// The one bound on what is read: a chunk never runs past the stream
+	// nor above the chunk size (413 once exceeded, declared or not).
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, maxEvidenceChunk)
+		r.Body = http.MaxBytesReader(w, r.Body, min(maxEvidenceChunk, length-offset))
 	}
 	var (
 		part    *os.File
@@ -518,14 +555,9 @@ func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request)
 		var err error
 		// The cheap checks passed: the node header names a pinned peer. The
 		// chunk is cut back below unless its signature verifies.
-		if path, err = f.uploadPath(r.Header.Get(wire.HeaderNode), hexSum); err != nil {
+		path = f.uploadPath(r.Header.Get(wire.HeaderNode), hexSum)
+		if unlock, err = f.uploads.lock(r.Context(), path); err != nil {
 			return sum, err
-		}
-		if unlock, err = lockUpload(r.Context(), path); err != nil {
-			return sum, err
-		}
-		if offset == 0 {
-			f.sweepUploads()
 		}
 		have := int64(0)
 		if info, err := os.Stat(path); err == nil {
@@ -534,28 +566,18 @@ func (f *Federation) serveEvidenceUpload(w http.ResponseWriter, r *http.Request)
 		if have != offset {
 			return sum, &errUploadOffset{have: have}
 		}
-		if part, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		part, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if errors.Is(err, os.ErrNotExist) && f.makeUploadsDir() == nil {
+			part, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		}
+		if err != nil {
 			return sum, err
 		}
 		if _, err := part.Seek(offset, io.SeekStart); err != nil {
 			return sum, err
 		}
-		h := sha256.New()
-		bw := bufio.NewWriterSize(io.MultiWriter(part, h), 1<<20)
-		if r.Body != nil {
-			written, err = io.Copy(bw, io.LimitReader(r.Body, length-offset+1))
-			if err != nil {
-				return sum, err
-			}
-		}
-		if err := bw.Flush(); err != nil {
-			return sum, err
-		}
-		if offset+written > length {
-			return sum, errors.New("chunk runs past the declared length")
-		}
-		copy(sum[:], h.Sum(nil))
-		return sum, nil
+		written, sum, err = copyHashed(part, r.Body)
+		return sum, err
 	})
 	if reason != "" || err != nil {
 		cutBack()
@@ -685,9 +707,7 @@ func (f *Federation) uploadEvidence(ctx context.Context, ps *peerState, file *os
 				if answer != nil {
 					return answer, nil
 				}
-				if next > off {
-					failures = 0
-				}
+				failures = 0 // a 202 always names more than off
 				off = next
 				continue
 			}
@@ -706,10 +726,8 @@ func (f *Federation) uploadEvidence(ctx context.Context, ps *peerState, file *os
 			return nil, err
 		}
 		f.log.Warn("evidence upload: connection failed, resuming", "peer", ps.cfg.Name, "offset", off, "attempt", failures, "err", err)
-		select {
-		case <-ctx.Done():
+		if !retryWait(ctx, failures) {
 			return nil, err
-		case <-time.After(time.Duration(failures) * 500 * time.Millisecond):
 		}
 		off = -1
 	}
@@ -750,32 +768,12 @@ func (f *Federation) uploadStatus(ctx context.Context, ps *peerState, hexSum str
 // receipt when the chunk completed the stream, else the offset the peer
 // now holds.
 func (f *Federation) putChunk(ctx context.Context, ps *peerState, hexSum string, file *os.File, off, n, size int64, csum [sha256.Size]byte) ([]byte, int64, error) {
-	u, err := url.Parse(ps.cfg.URL)
-	if err != nil {
-		return nil, 0, err
-	}
-	u.Path = strings.TrimRight(u.Path, "/") + wire.BasePath + wire.PathEvidenceUploads + hexSum
-	u.RawQuery = url.Values{wire.UploadOffset: {strconv.FormatInt(off, 10)}, wire.UploadLength: {strconv.FormatInt(size, 10)}}.Encode()
+	query := url.Values{wire.UploadOffset: {strconv.FormatInt(off, 10)}, wire.UploadLength: {strconv.FormatInt(size, 10)}}
 	var body io.Reader = http.NoBody
 	if n > 0 {
 		body = io.NopCloser(bufio.NewReaderSize(io.NewSectionReader(file, off, n), 1<<20))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.ContentLength = n
-	req.Header.Set("Content-Type", wire.EvidenceMediaType)
-	req.Header.Set("Accept", "application/json")
-	if _, err := wire.SignHashed(req, f.signer(), ps.fpr, csum, f.now()); err != nil {
-		return nil, 0, err
-	}
-	resp, err := f.evHTTP.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	resp, data, err := f.evidenceRequest(ctx, ps, http.MethodPut, wire.PathEvidenceUploads+hexSum, query, body, n, csum)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -793,13 +791,5 @@ func (f *Federation) putChunk(ctx context.Context, ps *peerState, hexSum string,
 			return nil, 0, &uploadConflict{offset: have}
 		}
 	}
-	var p struct {
-		Detail string `json:"detail"`
-		Title  string `json:"title"`
-	}
-	detail := resp.Status
-	if json.Unmarshal(data, &p) == nil && (p.Detail != "" || p.Title != "") {
-		detail = strings.TrimSpace(p.Title + ": " + p.Detail)
-	}
-	return nil, 0, &peerError{status: resp.StatusCode, detail: detail}
+	return nil, 0, peerErrorFrom(resp, data)
 }

@@ -113,6 +113,10 @@ type Options struct {
 	// the sender off (zero: api.DefaultStreamLimits, 30 s and 16 KiB/s).
 	EvidenceIdleTimeout time.Duration
 	EvidenceMinRate     int64
+	// EvidenceChunkBytes is the chunk size of evidence uploads this node
+	// sends (default and most 16 MiB, what a receiver reads per chunk);
+	// tests make it small so that a resume shows with small packages.
+	EvidenceChunkBytes int64
 	// Transport overrides the HTTP transport of outgoing requests (tests).
 	Transport http.RoundTripper
 	// Now is the clock (tests).
@@ -165,9 +169,10 @@ type Federation struct {
 	feedsActive int
 	feedsByPeer map[string]int
 
-	evMu   sync.RWMutex // evidence transfers (evidence.go)
-	evRecv EvidenceReceiver
-	evHTTP *http.Client
+	evMu    sync.RWMutex // evidence transfers (evidence.go)
+	evRecv  EvidenceReceiver
+	evHTTP  *http.Client
+	uploads uploadLocks
 
 	mu      sync.Mutex
 	pullers map[string]*puller
@@ -213,6 +218,9 @@ func New(opts Options) (*Federation, error) {
 	opts.BatchLimit = min(opts.BatchLimit, MaxBatchLimit)
 	if opts.MaxEvidenceBytes <= 0 {
 		opts.MaxEvidenceBytes = defaultMaxEvidence
+	}
+	if opts.EvidenceChunkBytes <= 0 || opts.EvidenceChunkBytes > maxEvidenceChunk {
+		opts.EvidenceChunkBytes = maxEvidenceChunk
 	}
 	if opts.MaxConcurrentFeeds <= 0 {
 		opts.MaxConcurrentFeeds = defaultFeeds
@@ -280,13 +288,21 @@ func (f *Federation) Start(ctx context.Context) error {
 		defer f.wg.Done()
 		t := time.NewTicker(f.opts.ReloadInterval)
 		defer t.Stop()
+		// Abandoned uploads are swept here, not per request: it reads
+		// the whole directory, and they are only removed after a day.
+		f.sweepUploads()
+		swept := time.Now()
 		for {
 			select {
 			case <-f.runCtx.Done():
 				return
-			case <-t.C:
+			case now := <-t.C:
 				if err := f.Reload(f.runCtx); err != nil && f.runCtx.Err() == nil {
 					f.log.Warn("reload peers", "err", err)
+				}
+				if now.Sub(swept) >= uploadSweepInterval {
+					f.sweepUploads()
+					swept = now
 				}
 			}
 		}

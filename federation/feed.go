@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,10 +12,10 @@ import (
 	"github.com/kurier/kurier/federation/peers"
 	"github.com/kurier/kurier/federation/policy"
 	"github.com/kurier/kurier/federation/wire"
+	"github.com/kurier/kurier/node/api"
 	"github.com/kurier/kurier/node/api/problem"
 	"github.com/kurier/kurier/node/index"
 	"github.com/kurier/kurier/node/indicator"
-	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/stix"
 )
 
@@ -32,15 +31,10 @@ func (f *Federation) serveFeed(w http.ResponseWriter, r *http.Request) {
 		f.opts.API.Problems().Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "cursor is not one this node made").With("parameter", "cursor"))
 		return
 	}
-	limit := f.opts.BatchLimit
-	if s := q.Get("limit"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > MaxBatchLimit {
-			f.opts.API.Problems().Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest,
-				fmt.Sprintf("limit must be between 1 and %d", MaxBatchLimit)).With("parameter", "limit"))
-			return
-		}
-		limit = v
+	limit, p := api.QueryLimit(q, "limit", f.opts.BatchLimit, MaxBatchLimit)
+	if p != nil {
+		f.opts.API.Problems().Write(w, r, p)
+		return
 	}
 	if f.idx.Incomplete() {
 		f.opts.API.Problems().Write(w, r, problem.New(problem.Unavailable, http.StatusServiceUnavailable, "the index is being rebuilt; retry later"))
@@ -399,7 +393,7 @@ func (b *feedBuilder) emit(slots []slot) error {
 			rec.Object, rec.Sig, rec.Tombstone = d.Object, d.Sig, true
 			b.sentTombs++
 		} else {
-			rec.Object, rec.Sig = canonicalBytes(st.Object), st.Signature
+			rec.Object, rec.Sig = st.Object, st.Signature
 			b.sentObjects++
 		}
 		if att != nil && att.Origin == st.Origin {
@@ -447,18 +441,6 @@ func (b *feedBuilder) sendKey(origin string) error {
 	}
 	b.keysSent[origin] = true
 	return b.enc.Encode(wire.Line{Key: &wire.Key{Fingerprint: origin, PublicKey: armored}})
-}
-
-// canonicalBytes undoes the HTML escaping a stored record may have (the
-// segment encoder escapes <, > and &), so the bytes are again exactly the
-// canonical form the origin signed.
-func canonicalBytes(obj []byte) []byte {
-	if bytes.Contains(obj, []byte(`\u00`)) || bytes.Contains(obj, []byte(`\u202`)) {
-		if c, err := seal.Canonicalize(obj); err == nil {
-			return c
-		}
-	}
-	return obj
 }
 
 // policyAt returns the policy of a peer document version (cached; the

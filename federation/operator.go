@@ -163,14 +163,10 @@ func (f *Federation) previewPeer(w http.ResponseWriter, r *http.Request) {
 	bad := func(param, msg string) {
 		f.fail(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, msg).With("parameter", param))
 	}
-	limit := 500
-	if s := q.Get("limit"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > MaxBatchLimit {
-			bad("limit", "limit must be between 1 and "+strconv.Itoa(MaxBatchLimit))
-			return
-		}
-		limit = v
+	limit, p := api.QueryLimit(q, "limit", 500, MaxBatchLimit)
+	if p != nil {
+		f.fail(w, r, p)
+		return
 	}
 	var after time.Time
 	if s := q.Get("after"); s != "" {

@@ -20,7 +20,6 @@ import (
 	"github.com/kurier/kurier/node/api"
 	"github.com/kurier/kurier/node/api/problem"
 	"github.com/kurier/kurier/node/indicator"
-	"github.com/kurier/kurier/node/seal"
 	"github.com/kurier/kurier/node/stix"
 	"github.com/kurier/kurier/node/store"
 )
@@ -94,7 +93,9 @@ func (f *Federation) reconcile(ctx context.Context, ps *peerState, sub *indicato
 		if !v.Version.Equal(want) {
 			continue
 		}
-		if sameCanonical(v.Object, sub.Canonical) {
+		// Stored records are the canonical bytes their origin signed
+		// (segment undoes its encoder's escaping).
+		if bytes.Equal(v.Object, sub.Canonical) {
 			if v.Origin == sub.Origin && slices.Equal(v.Path, sub.Path) {
 				return false, false, nil
 			}
@@ -107,38 +108,66 @@ func (f *Federation) reconcile(ctx context.Context, ps *peerState, sub *indicato
 	return false, false, nil
 }
 
-func sameCanonical(stored json.RawMessage, canonical []byte) bool {
-	b := canonicalBytes(stored)
-	if bytes.Equal(b, canonical) {
-		return true
-	}
-	c, err := seal.Canonicalize(b)
-	return err == nil && bytes.Equal(c, canonical)
+func versionNanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
+
+// recordKey names a conflict or provenance record of version v of an
+// object: <prefix><id>/<UnixNano>-<tag hex>.json.
+func recordKey(prefix, id string, v time.Time, tag []byte) string {
+	return prefix + id + "/" + versionNanos(v) + "-" + hex.EncodeToString(tag) + ".json"
 }
 
-func versionNanos(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) }
+// recordVersion is the version nanos of a record named by recordKey (the
+// name after the object's prefix). The nanos are negative for a version
+// before 1970, so the tag starts after the last '-', not the first.
+func recordVersion(name string) (string, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return "", false
+	}
+	return name[:i], true
+}
+
+// putOnce stores v as a JSON document under key unless the key is taken
+// (a record that came again, or by another path); it reports whether it
+// stored it.
+func (f *Federation) putOnce(ctx context.Context, key string, v any) (bool, error) {
+	doc, err := json.Marshal(v)
+	if err != nil {
+		return false, err
+	}
+	_, err = f.opts.Objects.Put(ctx, key, bytes.NewReader(doc), store.PutOptions{IfAbsent: true, Size: int64(len(doc)), ContentType: "application/json"})
+	if errors.Is(err, store.ErrExists) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// peerName is the loaded name of the peer with fingerprint fpr, else
+// known (the name a record was kept with: the peer may have gone since).
+func (s *peerSet) peerName(fpr, known string) string {
+	if ps := s.byFpr[fpr]; ps != nil {
+		return ps.cfg.Name
+	}
+	return known
+}
 
 // keepConflict stores a conflicting version once (by content), and counts
 // it when it is new.
 func (f *Federation) keepConflict(ctx context.Context, ps *peerState, sub *indicator.Submission, held indicator.Stored) (bool, error) {
 	want := versionTime(sub.Object)
 	sum := sha256.Sum256(sub.Canonical)
-	heldSum := sha256.Sum256(canonicalBytes(held.Object))
-	key := conflictsPrefix + sub.Object.ID + "/" + versionNanos(want) + "-" + hex.EncodeToString(sum[:8]) + ".json"
-	doc, err := json.Marshal(Conflict{
+	heldSum := sha256.Sum256(held.Object)
+	key := recordKey(conflictsPrefix, sub.Object.ID, want, sum[:8])
+	stored, err := f.putOnce(ctx, key, Conflict{
 		ID: sub.Object.ID, Modified: want.UTC(), SHA256: hex.EncodeToString(sum[:]), StoredSHA256: hex.EncodeToString(heldSum[:]),
 		Origin: sub.Origin, StoredOrigin: held.Origin, Path: sub.Path, ReceivedFrom: ps.fpr, Peer: ps.cfg.Name,
 		ReceivedAt: f.now().UTC(), Object: json.RawMessage(sub.Canonical), Sig: sub.Sig,
 	})
 	if err != nil {
-		return false, fmt.Errorf("federation: encode conflict: %w", err)
-	}
-	_, err = f.opts.Objects.Put(ctx, key, bytes.NewReader(doc), store.PutOptions{IfAbsent: true, Size: int64(len(doc)), ContentType: "application/json"})
-	if errors.Is(err, store.ErrExists) {
-		return false, nil // already kept (it came again, or by another path)
-	}
-	if err != nil {
 		return false, fmt.Errorf("federation: keep conflicting version of %s: %w", sub.Object.ID, err)
+	}
+	if !stored {
+		return false, nil
 	}
 	f.m.conflicts.WithLabelValues(ps.cfg.Name).Inc()
 	f.log.Warn("conflicting version kept aside", "peer", ps.cfg.Name, "id", sub.Object.ID,
@@ -150,19 +179,15 @@ func (f *Federation) keepConflict(ctx context.Context, ps *peerState, sub *indic
 func (f *Federation) keepProvenance(ctx context.Context, ps *peerState, sub *indicator.Submission) (bool, error) {
 	want := versionTime(sub.Object)
 	route := sha256.Sum256([]byte(sub.Origin + "\n" + strings.Join(sub.Path, "\n")))
-	key := provenancePrefix + sub.Object.ID + "/" + versionNanos(want) + "-" + hex.EncodeToString(route[:8]) + ".json"
-	doc, err := json.Marshal(Provenance{
+	key := recordKey(provenancePrefix, sub.Object.ID, want, route[:8])
+	stored, err := f.putOnce(ctx, key, Provenance{
 		Origin: sub.Origin, Path: nonNil(sub.Path), ReceivedFrom: ps.fpr, Peer: ps.cfg.Name, ReceivedAt: f.now().UTC(), Sig: sub.Sig,
 	})
 	if err != nil {
-		return false, fmt.Errorf("federation: encode provenance: %w", err)
-	}
-	_, err = f.opts.Objects.Put(ctx, key, bytes.NewReader(doc), store.PutOptions{IfAbsent: true, Size: int64(len(doc)), ContentType: "application/json"})
-	if errors.Is(err, store.ErrExists) {
-		return false, nil
-	}
-	if err != nil {
 		return false, fmt.Errorf("federation: record provenance of %s: %w", sub.Object.ID, err)
+	}
+	if !stored {
+		return false, nil
 	}
 	f.m.provenance.WithLabelValues(ps.cfg.Name).Inc()
 	return true, nil
@@ -247,12 +272,10 @@ func (f *Federation) Provenance(ctx context.Context, id string) (ObjectProvenanc
 	set := f.set.Load()
 	for _, v := range vs {
 		byVersion[versionNanos(v.Version)] = len(op.Versions)
-		prim := Provenance{Origin: v.Origin, Path: nonNil(v.Path), Primary: true, ReceivedFrom: receivedFrom(v), ReceivedAt: v.Added.UTC()}
+		from := receivedFrom(v)
 		// Name the peer it came from, as for the further records, so an
 		// operator reads one name per row rather than a fingerprint.
-		if ps := set.byFpr[prim.ReceivedFrom]; ps != nil {
-			prim.Peer = ps.cfg.Name
-		}
+		prim := Provenance{Origin: v.Origin, Path: nonNil(v.Path), Primary: true, ReceivedFrom: from, Peer: set.peerName(from, ""), ReceivedAt: v.Added.UTC()}
 		op.Versions = append(op.Versions, VersionProvenance{Modified: v.Version.UTC(), Records: []Provenance{prim}})
 	}
 	for info, err := range f.opts.Objects.List(ctx, provenancePrefix+id+"/", "") {
@@ -260,18 +283,16 @@ func (f *Federation) Provenance(ctx context.Context, id string) (ObjectProvenanc
 			return ObjectProvenance{}, false, fmt.Errorf("federation: list provenance of %s: %w", id, err)
 		}
 		name := strings.TrimPrefix(info.Key, provenancePrefix+id+"/")
-		ns, _, _ := strings.Cut(name, "-")
-		i, ok := byVersion[ns]
-		if !ok {
+		ns, ok := recordVersion(name)
+		i, held := byVersion[ns]
+		if !ok || !held {
 			continue
 		}
 		var p Provenance
 		if err := f.readDoc(ctx, info.Key, &p); err != nil {
 			return ObjectProvenance{}, false, fmt.Errorf("federation: read provenance %s: %w", info.Key, err)
 		}
-		if ps := set.byFpr[p.ReceivedFrom]; ps != nil {
-			p.Peer = ps.cfg.Name
-		}
+		p.Peer = set.peerName(p.ReceivedFrom, p.Peer)
 		op.Versions[i].Records = append(op.Versions[i].Records, p)
 	}
 	return op, true, nil
@@ -291,14 +312,10 @@ func (f *Federation) listConflicts(w http.ResponseWriter, r *http.Request) {
 	bad := func(param, msg string) {
 		f.fail(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, msg).With("parameter", param))
 	}
-	limit := 100
-	if s := q.Get("limit"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > MaxConflictsPage {
-			bad("limit", fmt.Sprintf("limit must be between 1 and %d", MaxConflictsPage))
-			return
-		}
-		limit = v
+	limit, p := api.QueryLimit(q, "limit", 100, MaxConflictsPage)
+	if p != nil {
+		f.fail(w, r, p)
+		return
 	}
 	id := q.Get("id")
 	if id != "" {
@@ -321,9 +338,7 @@ func (f *Federation) listConflicts(w http.ResponseWriter, r *http.Request) {
 	}
 	set := f.set.Load()
 	for i := range cs {
-		if ps := set.byFpr[cs[i].ReceivedFrom]; ps != nil {
-			cs[i].Peer = ps.cfg.Name
-		}
+		cs[i].Peer = set.peerName(cs[i].ReceivedFrom, cs[i].Peer)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"conflicts": cs, "next": next})
 }

@@ -306,3 +306,33 @@ func TestVersionNotByOriginRefused(t *testing.T) {
 		t.Fatalf("C's current version: origin %s version %s (%v), want A's", cur.Origin, cur.Version, err)
 	}
 }
+
+// TestRecordVersion: a record's version is read back from its key for
+// versions on either side of 1970 (negative UnixNano has a '-' of its
+// own).
+func TestRecordVersion(t *testing.T) {
+	tag := []byte{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
+	for _, tc := range []struct {
+		name    string
+		version time.Time
+	}{
+		{"after 1970", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+		{"epoch", time.Unix(0, 0)},
+		{"before 1970", time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC)},
+		{"long before 1970", time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+			key := recordKey(provenancePrefix, id, tc.version, tag)
+			got, ok := recordVersion(strings.TrimPrefix(key, provenancePrefix+id+"/"))
+			if want := versionNanos(tc.version); !ok || got != want {
+				t.Fatalf("recordVersion of %s = %q, %v; want %q", key, got, ok, want)
+			}
+		})
+	}
+	for _, name := range []string{"", "nodash.json", "-0123456789abcdef.json"} {
+		if got, ok := recordVersion(name); ok {
+			t.Errorf("recordVersion(%q) = %q, want none", name, got)
+		}
+	}
+}

@@ -13,6 +13,11 @@ import (
 // before the node serves.
 func (f *Federation) Mount() {
 	a := f.opts.API
+	// Created once here, not per upload request (a PUT re-creates it
+	// should it have been removed since).
+	if err := f.makeUploadsDir(); err != nil {
+		f.log.Error("create the evidence uploads directory", "err", err)
+	}
 	a.Public(func(r chi.Router) {
 		r.Get(wire.BasePath+wire.PathIdentity, f.serveIdentity)
 		r.Group(func(r chi.Router) {

@@ -188,7 +188,6 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (*Node, error) {
 		Logger: opts.Logger, Registerer: n.Registry, Gatherer: n.Registry,
 		Ready: st.Ping, Auth: n.Tokens, Audit: n.Audit,
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes, RequestTimeout: cfg.HTTP.RequestTimeout.D(),
-		BodyTimeout: cfg.HTTP.RequestTimeout.D(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)

@@ -3,11 +3,11 @@ package node
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/kurier/kurier/node/api"
 	"github.com/kurier/kurier/node/api/problem"
 	"github.com/kurier/kurier/node/auth"
 )
@@ -57,14 +57,10 @@ func (n *Node) auditLog(w http.ResponseWriter, r *http.Request) {
 		}
 		since = t
 	}
-	limit := 1000
-	if s := r.URL.Query().Get("limit"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > 10000 {
-			n.API.Problems().Write(w, r, problem.New(problem.BadRequest, http.StatusBadRequest, "limit must be between 1 and 10000").With("parameter", "limit"))
-			return
-		}
-		limit = v
+	limit, p := api.QueryLimit(r.URL.Query(), "limit", 1000, 10000)
+	if p != nil {
+		n.API.Problems().Write(w, r, p)
+		return
 	}
 	events := []any{}
 	for e, err := range n.Audit.Events(r.Context(), since) {

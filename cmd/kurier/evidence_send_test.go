@@ -48,6 +48,13 @@ type evidencePeer struct {
 
 func startEvidencePeer(t *testing.T, name, country string, s3 *miniotest.Server) *evidencePeer {
 	t.Helper()
+	return startEvidencePeerWith(t, name, country, s3, federation.Options{})
+}
+
+// startEvidencePeerWith is startEvidencePeer with federation limits other
+// than the defaults.
+func startEvidencePeerWith(t *testing.T, name, country string, s3 *miniotest.Server, fopts federation.Options) *evidencePeer {
+	t.Helper()
 	env := fedEnv(t)
 	cfg := config.Default(func(k string) string { return env[k] })
 	cfg.Node.Name, cfg.Node.Country = name, country
@@ -62,7 +69,7 @@ func startEvidencePeer(t *testing.T, name, country string, s3 *miniotest.Server)
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	fed, err := mountFederation(ctx, n)
+	fed, err := mountFederationWith(ctx, n, fopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,21 +161,8 @@ func sealedRequest(t *testing.T, a, b *evidencePeer, size int) string {
 func sealedRequestFrom(t testing.TB, a, b *evidencePeer, r io.Reader) string {
 	t.Helper()
 	now := time.Now().UTC()
-	m := evidence.Manifest{
-		Format: evidence.FormatVersion, Type: evidence.PreservationRequest, Created: evidence.T(now),
-		Sender:     evidence.Party{Node: a.n.Identity.Fingerprint(), Country: "DE", Authority: "BKA 24/7 contact point", Officer: "KHK Weber", Role: evidence.Role247Contact},
-		Recipients: []evidence.Party{{Node: b.n.Identity.Fingerprint(), Country: "FR", Authority: "OFAC 24/7", Role: evidence.Role247Contact}},
-		LegalBasis: evidence.LegalBasis{Instrument: "ETS-185", Article: "29", Paragraph: "1", AuthorisationRef: "StA Köln 123 Js 456/26",
-			Art29: &evidence.Art29{
-				Authority: "Staatsanwaltschaft Köln", Offence: "computer fraud (§ 263a StGB)", Facts: "phishing campaign against bank customers",
-				Data: "subscriber and traffic data of account x@example.fr", Relationship: "account used to send the phishing mails",
-				CustodianOrLocation: "Example Mail SAS, Paris", Necessity: "provider deletes logs after 30 days", MLAToFollow: true,
-			}},
-		DataCategories: []evidence.DataCategory{evidence.Subscriber, evidence.Traffic},
-		Targets:        []evidence.Target{{Type: "email-addr", Value: "x@example.fr", From: evidence.TP(now.Add(-30 * 24 * time.Hour)), To: evidence.TP(now)}},
-		Handling:       evidence.Handling{TLP: "amber", Confidential: true, UseLimitation: "criminal proceedings 123 Js 456/26", OnwardTransfer: "with-authorisation"},
-		Deadlines:      evidence.Deadlines{RespondBy: evidence.TP(now.Add(72 * time.Hour)), PreserveUntil: evidence.TP(now.Add(90 * 24 * time.Hour))},
-	}
+	m := preservationManifest(a.n.Identity.Fingerprint(), b.n.Identity.Fingerprint(), now)
+	m.Format, m.Created = evidence.FormatVersion, evidence.T(now)
 	raw, _ := json.Marshal(m)
 	ctx := context.Background()
 	pkg, err := a.svc.Create(ctx, officer, raw)
@@ -528,10 +522,10 @@ func signedUpload(t *testing.T, p *evidencePeer, signer *identity.Identity, meth
 // signing and a node the receiver has not pinned are refused with 401 and
 // nothing kept, and the completed upload is received like a POST.
 func TestEvidenceSendResume(t *testing.T) {
-	federation.SetEvidenceChunkBytes(256 << 10)
-	t.Cleanup(func() { federation.SetEvidenceChunkBytes(0) })
-	a := startEvidencePeer(t, "kurier-de", "DE", nil)
-	b := startEvidencePeer(t, "kurier-fr", "FR", nil)
+	// Small chunks, so that a resume shows with a 3 MiB package.
+	small := federation.Options{EvidenceChunkBytes: 256 << 10}
+	a := startEvidencePeerWith(t, "kurier-de", "DE", nil, small)
+	b := startEvidencePeerWith(t, "kurier-fr", "FR", nil, small)
 	const cutAfter = 1<<20 + 100<<10
 	proxy := startCutProxy(t, b.url, cutAfter)
 	a.pinAt(t, "fr", b, proxy.url)

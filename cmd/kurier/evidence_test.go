@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,18 @@ import (
 	"github.com/kurier/kurier/node/config"
 	"github.com/kurier/kurier/node/identity"
 )
+
+// liaisonNode is evidenceNode with a liaison's token and a directory for
+// the manifests and items a test writes.
+func liaisonNode(t *testing.T, configure ...func(*config.Config)) (url string, n *node.Node, peer *identity.Identity, liaison, dir string) {
+	t.Helper()
+	url, n, peer = evidenceNode(t, configure...)
+	liaison, _, err := n.Tokens.Create(context.Background(), "liaison.weber", auth.Liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url, n, peer, liaison, t.TempDir()
+}
 
 // evidenceNode runs a node with the evidence API mounted, in-process, and
 // knows one peer (whose key sits in <data dir>/peer-keys).
@@ -196,13 +207,7 @@ func TestEvidenceCLI(t *testing.T) {
 	}
 
 	// Metrics.
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mb bytes.Buffer
-	mb.ReadFrom(resp.Body)
-	resp.Body.Close()
+	metrics := metricsText(t, url)
 	for _, want := range []string{
 		`kurier_evidence_packages{state="draft",type="spontaneous-information"} 1`,
 		`kurier_evidence_sealed_bytes_total 3.145728e+06`,
@@ -210,7 +215,7 @@ func TestEvidenceCLI(t *testing.T) {
 		`kurier_evidence_deadlines_overdue{kind="response"} 0`,
 		`kurier_evidence_verification_failures_total{stage="verify"} 0`,
 	} {
-		if !strings.Contains(mb.String(), want) {
+		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
@@ -220,13 +225,8 @@ func TestEvidenceCLI(t *testing.T) {
 // an item that asks for nothing longer is locked for, as `show` reports
 // and the store enforces.
 func TestEvidenceRetentionConfig(t *testing.T) {
-	url, n, peer := evidenceNode(t, func(c *config.Config) { c.Evidence.RetentionDays = 45 })
+	url, n, peer, liaison, dir := liaisonNode(t, func(c *config.Config) { c.Evidence.RetentionDays = 45 })
 	ctx := context.Background()
-	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	pkg := createCLI(t, url, liaison, dir, spontaneous(peer, time.Now().Add(24*time.Hour)))
 	item := filepath.Join(dir, "kit.zip")
 	os.WriteFile(item, []byte("phishing kit"), 0o600)
@@ -264,13 +264,7 @@ func TestEvidenceRetentionConfig(t *testing.T) {
 // `kurier evidence state`) and unanswered past respond_by, and a package
 // past its review date; a package with deadlines to come is in neither.
 func TestEvidenceOverdueCLI(t *testing.T) {
-	url, n, peer := evidenceNode(t)
-	ctx := context.Background()
-	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
+	url, n, peer, liaison, dir := liaisonNode(t)
 	now := time.Now().UTC()
 	req := preservationManifest(n.Identity.Fingerprint(), peer.Fingerprint(), now)
 	req.Deadlines.RespondBy = evidence.TP(now.Add(-time.Hour))
@@ -289,19 +283,13 @@ func TestEvidenceOverdueCLI(t *testing.T) {
 			t.Fatalf("list --overdue lacks %q:\n%s", want, out)
 		}
 	}
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mb bytes.Buffer
-	mb.ReadFrom(resp.Body)
-	resp.Body.Close()
+	metrics := metricsText(t, url)
 	for _, want := range []string{
 		`kurier_evidence_deadlines_overdue{kind="response"} 1`,
 		`kurier_evidence_deadlines_overdue{kind="review"} 1`,
 		`kurier_evidence_deadlines_overdue{kind="preservation"} 0`,
 	} {
-		if !strings.Contains(mb.String(), want+"\n") {
+		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("metrics lack %s", want)
 		}
 	}

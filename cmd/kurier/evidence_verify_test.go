@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kurier/kurier/node/auth"
 	"github.com/kurier/kurier/node/store"
 )
 
@@ -24,13 +23,8 @@ import (
 // one thing Object Lock does not prevent), then an item's ciphertext
 // changed on disk under the store.
 func TestEvidenceVerifyBreaksCLI(t *testing.T) {
-	url, n, peer := evidenceNode(t)
+	url, n, peer, liaison, dir := liaisonNode(t)
 	ctx := context.Background()
-	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	pkg := createCLI(t, url, liaison, dir, spontaneous(peer, time.Now().Add(24*time.Hour)))
 	item := filepath.Join(dir, "kit.zip")
 	os.WriteFile(item, []byte(strings.Repeat("phishing kit ", 10000)), 0o600)
@@ -109,13 +103,8 @@ func TestEvidenceVerifyBreaksCLI(t *testing.T) {
 // package's id is refused naming it. (The restart path, on fs and MinIO, is
 // evidence.TestHiddenRecord.)
 func TestEvidenceHiddenRecordCLI(t *testing.T) {
-	url, n, peer := evidenceNode(t)
+	url, n, peer, liaison, dir := liaisonNode(t)
 	ctx := context.Background()
-	liaison, _, err := n.Tokens.Create(ctx, "liaison.weber", auth.Liaison)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	m := spontaneous(peer, time.Now().Add(24*time.Hour))
 	pkg := createCLI(t, url, liaison, dir, m)
 	if err := n.Evidence.Delete(ctx, "index/"+pkg+".json", store.DeleteOptions{}); err != nil {

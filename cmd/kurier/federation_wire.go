@@ -12,7 +12,13 @@ import (
 // pull loops, push notices and the reload of peer documents. Call it
 // after node.Open and before n.Serve; call Stop before n.Close.
 func mountFederation(ctx context.Context, n *node.Node) (*federation.Federation, error) {
-	f, err := federation.Mount(n, federation.Options{})
+	return mountFederationWith(ctx, n, federation.Options{})
+}
+
+// mountFederationWith is mountFederation with limits other than the
+// defaults (tests).
+func mountFederationWith(ctx context.Context, n *node.Node, opts federation.Options) (*federation.Federation, error) {
+	f, err := federation.Mount(n, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -212,7 +212,7 @@ func newSyncConflictsCmd(g *globals) *cobra.Command {
 				}
 				// The node answers at most a page per request; --limit may ask for more.
 				q.Set("limit", fmt.Sprint(min(limit-len(all), federation.MaxConflictsPage)))
-				if err := cl.doJSON(http.MethodGet, "/api/v1/federation/conflicts?"+q.Encode(), nil, "", &page); err != nil {
+				if err := cl.getJSON("/api/v1/federation/conflicts?"+q.Encode(), &page); err != nil {
 					return err
 				}
 				all = append(all, page.Conflicts...)
@@ -262,7 +262,7 @@ func newSyncProvenanceCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var op federation.ObjectProvenance
-			if err := cl.doJSON(http.MethodGet, "/api/v1/federation/objects/"+url.PathEscape(args[0])+"/provenance", nil, "", &op); err != nil {
+			if err := cl.getJSON("/api/v1/federation/objects/"+url.PathEscape(args[0])+"/provenance", &op); err != nil {
 				return err
 			}
 			if asJSON {

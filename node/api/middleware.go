@@ -105,8 +105,8 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
-// instrument is the outermost middleware: metrics by route pattern and the
-// structured access log.
+// instrument wraps every handler (inside the request id and the write
+// deadline): metrics by route pattern and the structured access log.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

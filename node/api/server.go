@@ -100,7 +100,6 @@ type Server struct {
 	router   chi.Router
 	problems *problem.Writer
 	m        *metrics
-	tooLarge tooLargeHooks // OnTooLarge, in toolarge.go
 }
 
 // New builds the router: public health and metrics endpoints, and an
@@ -139,7 +138,9 @@ func New(opts Options) (*Server, error) {
 	s.problems = problem.NewWriter(func(p *problem.Problem) { m.problems.WithLabelValues(problemSlug(p.Type)).Inc() })
 
 	r := chi.NewRouter()
-	r.Use(s.writeDeadline, requestID, s.instrument, s.recoverer)
+	// The request id comes first, so everything after, the write
+	// deadline's cut-off warning included, logs it.
+	r.Use(requestID, s.writeDeadline, s.instrument, s.recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problems.Write(w, r, problem.New(problem.NotFound, http.StatusNotFound, "no such resource"))
 	})
@@ -200,13 +201,13 @@ func (s *Server) Authenticated(fn func(r chi.Router)) {
 }
 
 // Streaming mounts authenticated routes that move large bodies (evidence
-// items, exports): the body limit is maxBody (0: none) instead of the
-// node's default, and there is no request deadline, since a multi-GB
-// stream legitimately takes long; the body must keep arriving at the
-// server's Stream limits (idle pause, minimum rate).
-func (s *Server) Streaming(maxBody int64, fn func(r chi.Router)) {
+// items, exports) under the server's Stream limits instead of the node's
+// body limit and request deadline, since a multi-GB stream legitimately
+// takes long: the body is capped at Stream.MaxBody (0: none) and must keep
+// arriving (idle pause, minimum rate).
+func (s *Server) Streaming(fn func(r chi.Router)) {
 	s.router.Group(func(r chi.Router) {
-		r.Use(s.streamDeadline(s.opts.Stream), s.limitBody(maxBody), s.authenticate, s.audit)
+		r.Use(s.streamDeadline(s.opts.Stream), s.limitBody(s.opts.Stream.MaxBody), s.authenticate, s.audit)
 		fn(r)
 	})
 }
@@ -262,26 +263,36 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody refuses bodies over max (0: no limit) with 413.
+// limitBody caps bodies at max (0: no limit). A body over the limit fails
+// its read with *http.MaxBytesError, which the route's handler answers
+// (413) and counts as it counts every refused input; a body whose
+// declared Content-Length is already over the limit fails on its first
+// read, so none of it is read.
 func (s *Server) limitBody(max int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if max <= 0 {
-				next.ServeHTTP(w, r)
-				return
-			}
-			if r.ContentLength > max {
-				s.tooLarge.refused(r)
-				s.problems.Write(w, r, problem.New(problem.TooLarge, http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, max)))
-				return
-			}
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(w, r.Body, max)
+			if max > 0 && r.Body != nil && r.Body != http.NoBody {
+				if r.ContentLength > max {
+					r.Body = declaredTooLarge{ReadCloser: r.Body, limit: max}
+				} else {
+					r.Body = http.MaxBytesReader(w, r.Body, max)
+				}
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// declaredTooLarge is a body whose declared length is over the limit: it
+// fails at once, without waiting for a byte of it (net/http then closes the
+// connection instead of draining an unread body that large).
+type declaredTooLarge struct {
+	io.ReadCloser
+	limit int64
+}
+
+func (b declaredTooLarge) Read([]byte) (int, error) {
+	return 0, &http.MaxBytesError{Limit: b.limit}
 }
 
 func (s *Server) timeout(next http.Handler) http.Handler {

@@ -95,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 		r.Get("/slow", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		r.Get("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	})
-	srv.Streaming(0, func(r chi.Router) {
+	srv.Streaming(func(r chi.Router) {
 		r.Put("/big", func(w http.ResponseWriter, r *http.Request) {
 			n, err := io.Copy(io.Discard, r.Body)
 			if err != nil {

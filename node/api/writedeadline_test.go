@@ -85,7 +85,7 @@ func TestSlowReadersCut(t *testing.T) {
 		r.Get("/page", large(32<<10))
 		r.Get("/small", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "small") })
 	})
-	srv.Streaming(0, func(r chi.Router) {
+	srv.Streaming(func(r chi.Router) {
 		r.Get("/export", large(1<<20)) // larger than a streaming piece
 		// 40 bytes every 100 ms for 1.2 s: slower than the minimum rate
 		// and longer than the idle bound, by the source's doing.

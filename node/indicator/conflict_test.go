@@ -32,6 +32,22 @@ func TestImportConflict(t *testing.T) {
 		}
 	}
 
+	// An object the record encoder escapes (<, >, &) is still the same
+	// content when sent again.
+	esc := []byte(`{"type":"bundle","id":"bundle--6a3b1f4e-2c1d-4e5f-8a9b-0c1d2e3f4a5b","objects":[{"type":"indicator","spec_version":"2.1",` +
+		`"id":"indicator--0f6b3d7e-1a2b-4c3d-8e9f-0a1b2c3d4e5f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z",` +
+		`"name":"big & <odd> files","pattern":"[file:size > 10]","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z"}]}`)
+	for i, want := range []string{"stored", "duplicate"} {
+		b, err := DecodeInput(esc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.svc.ImportBundle(ctx, b)
+		if err != nil || len(res.Failures) != 0 || len(res.Successes) != 1 || res.Successes[0].Outcome != want {
+			t.Fatalf("import %d of an escaped object: %v %+v, want %s", i+1, err, res, want)
+		}
+	}
+
 	// The same id and modified, another name.
 	changed := bytes.Replace(raw, []byte(`"name": "IP Address for known C2 channel"`), []byte(`"name": "IP Address for known C2 channel (edited)"`), 1)
 	if bytes.Equal(changed, raw) {

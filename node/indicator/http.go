@@ -61,9 +61,6 @@ func (s *Service) Mount(a *api.Server) {
 			r.Post("/api/v1/sightings", h.sighting)
 		})
 	})
-	// A bundle whose declared size is over the body limit is refused
-	// before importBundle runs; it is still a refused import.
-	a.OnTooLarge(http.MethodPost, "/api/v1/bundles", func(*http.Request) { s.Rejected(ReasonTooLarge, 1) })
 }
 
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, p *problem.Problem) {

@@ -295,13 +295,15 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 		// is judged before any origin or ordering rule, and nothing is
 		// written: the same content is a duplicate (federation may record
 		// another provenance), other content a conflict (a STIX version
-		// never changes; federation keeps it aside).
-		if ok && (!p.entry.Modified.After(cur.Modified) || cur.Origin != p.entry.Origin || cur.CreatedBy != p.entry.CreatedBy) {
-			held, dup, err := s.heldVersion(ctx, p.entry.ID, p.entry.Modified)
+		// never changes; federation keeps it aside). Only a version no
+		// newer than the current one can be held. SCOs have no modified:
+		// their versions are not told apart, so a held SCO is a duplicate.
+		if ok && !p.entry.Modified.After(cur.Modified) {
+			heldV, dup, err := s.heldVersion(ctx, cur, p.entry.Modified)
 			if err != nil {
 				return res, err
 			}
-			if dup && bytes.Equal(held.Object, p.rec.Object) {
+			if dup && (p.sub.Object.Modified.String() == "" || bytes.Equal(heldV.Object, p.rec.Object)) {
 				p.status.Outcome = "duplicate"
 				res.Successes = append(res.Successes, p.status)
 				continue
@@ -363,12 +365,18 @@ func (s *Service) Store(ctx context.Context, subs []Submission) (Result, error) 
 	return res, nil
 }
 
-// heldVersion reads the stored version of id with this modified, if any
-// (its record holds the canonical bytes that were signed).
-func (s *Service) heldVersion(ctx context.Context, id string, modified time.Time) (Stored, bool, error) {
-	es, err := s.idx.Versions(id)
+// heldVersion reads the stored version of cur's object with this
+// modified, if any (segment records hold the canonical bytes that were
+// signed). The current version, the usual case of a re-sent object, needs
+// no index scan.
+func (s *Service) heldVersion(ctx context.Context, cur index.Entry, modified time.Time) (Stored, bool, error) {
+	if cur.Modified.Equal(modified) {
+		st, err := s.load(ctx, cur)
+		return st, err == nil, err
+	}
+	es, err := s.idx.Versions(cur.ID)
 	if err != nil {
-		return Stored{}, false, fmt.Errorf("indicator: versions of %s: %w", id, err)
+		return Stored{}, false, fmt.Errorf("indicator: versions of %s: %w", cur.ID, err)
 	}
 	for _, e := range es {
 		if e.Modified.Equal(modified) {

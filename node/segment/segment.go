@@ -252,7 +252,21 @@ func (l *Log) Get(ctx context.Context, loc Location) (Record, error) {
 	if err := json.Unmarshal(data[loc.Offset:loc.Offset+loc.Length], &r); err != nil {
 		return Record{}, fmt.Errorf("segment: decode record in %s at %d: %w", loc.Segment, loc.Offset, err)
 	}
+	r.Object = canonicalObject(r.Object)
 	return r, nil
+}
+
+// canonicalObject undoes the escaping the record encoder applies (<, > and
+// & as \u003c…, U+2028/2029 as \u2028…), so a record's object is again
+// exactly the canonical bytes its origin signed and callers may compare
+// and serve it as is.
+func canonicalObject(obj []byte) []byte {
+	if bytes.Contains(obj, []byte(`\u00`)) || bytes.Contains(obj, []byte(`\u202`)) {
+		if c, err := seal.Canonicalize(obj); err == nil {
+			return c
+		}
+	}
+	return obj
 }
 
 // Entry is a record with its location.
@@ -277,6 +291,7 @@ func (l *Log) Records(ctx context.Context, name string) ([]Entry, error) {
 		if err := json.Unmarshal(data[off:off+end], &e.Record); err != nil {
 			return nil, fmt.Errorf("segment: decode record in %s at %d: %w", name, off, err)
 		}
+		e.Object = canonicalObject(e.Object)
 		e.Loc = Location{Segment: name, Offset: int64(off), Length: int64(end)}
 		out = append(out, e)
 		off += end + 1

@@ -220,7 +220,7 @@ func chooseOneHash(raw json.RawMessage) (json.RawMessage, error) {
 // nodeNamespace derives a Kurier node's STIX identity id from its key
 // fingerprint, so every node computes the same id for a peer without asking
 // it.
-var nodeNamespace, _ = ParseUUID("01686beb-6580-46a6-85cd-a870b1fe8187")
+var nodeNamespace = mustUUID("01686beb-6580-46a6-85cd-a870b1fe8187")
 
 // NodeIdentityID is the STIX identity id (identity--UUIDv5) of the Kurier
 // node whose OpenPGP key has this fingerprint.

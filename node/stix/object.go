@@ -178,7 +178,9 @@ func (e *DecodeError) Error() string {
 // Locate fills in the object's id and property from the whole input
 // (streaming decoders cannot look back), for syntax errors.
 func (e *DecodeError) Locate(data []byte) {
-	if e.ID != "" && e.Property != "" {
+	// Only a syntax error has a position to locate; for any other, a later
+	// syntax error in data would name an unrelated property.
+	if e.Offset < 0 || e.ID != "" && e.Property != "" {
 		return
 	}
 	loc, ok := Locate(data)

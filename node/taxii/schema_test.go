@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/kurier/kurier/node/stix/stixschema"
+	"github.com/kurier/kurier/node/internal/stixschema"
 )
 
 // TestServedObjectsMatchSchemas: what the node emits through its real

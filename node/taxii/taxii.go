@@ -164,11 +164,6 @@ func (s *Server) Mount(a *api.Server) {
 			r.Get("/api/status/{status}/", s.status)
 		})
 	})
-	// An envelope whose declared size is over the node's body limit is
-	// refused before addObjects runs; it is still a refused envelope.
-	a.OnTooLarge(http.MethodPost, "/taxii2/api/collections/{collection}/objects/", func(*http.Request) {
-		s.ind.Rejected(indicator.ReasonTooLarge, 1)
-	})
 }
 
 // Collection is one TAXII collection of this node.

@@ -25,6 +25,9 @@ type event struct {
 	// ImportPath is set on build-output and build-fail events (go 1.24+),
 	// which carry the compiler's messages.
 	ImportPath string
+	// FailedBuild names the build that failed on a package's fail event
+	// (its build-fail event was counted already).
+	FailedBuild string
 }
 
 type result struct {
@@ -99,6 +102,9 @@ func summarise(r io.Reader, w io.Writer) (result, error) {
 			}
 			delete(output, key)
 		case "fail":
+			if e.Test == "" && e.FailedBuild != "" {
+				continue
+			}
 			if e.Test == "" {
 				res.pkgFailed = append(res.pkgFailed, e.Package)
 				fmt.Fprintf(w, "FAIL %s (%.1fs)\n", e.Package, e.Elapsed)

@@ -33,7 +33,10 @@ func TestSummarise(t *testing.T) {
 		{
 			name: "build failure",
 			in: `{"ImportPath":"p [p.test]","Action":"build-output","Output":"x.go:1:1: undefined: y\n"}
-{"ImportPath":"p [p.test]","Action":"build-fail"}`,
+{"ImportPath":"p [p.test]","Action":"build-fail"}
+{"Action":"start","Package":"p"}
+{"Action":"output","Package":"p","Output":"FAIL\tp [build failed]\n"}
+{"Action":"fail","Package":"p","Elapsed":0,"FailedBuild":"p [p.test]"}`,
 			pkgFailed: 1, wantOut: "undefined: y",
 		},
 	}

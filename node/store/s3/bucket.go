@@ -252,18 +252,35 @@ func (b *bucket) Stat(ctx context.Context, key, versionID string) (store.ObjectI
 
 // List lists current objects; see store.Bucket.
 func (b *bucket) List(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
+	return b.list(ctx, prefix, startAfter, false)
+}
+
+// ListDeleted lists keys whose current version is a delete marker; see
+// store.Bucket. S3 has no such filter: the version listing of the prefix is
+// read and only the latest entries that are markers are kept (the listing's
+// key-marker is StartAfter, so paging by key works as for List).
+func (b *bucket) ListDeleted(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
+	return b.list(ctx, prefix, startAfter, true)
+}
+
+// list is List, or with deleted ListDeleted.
+func (b *bucket) list(ctx context.Context, prefix, startAfter string, deleted bool) iter.Seq2[store.ObjectInfo, error] {
+	op := "list"
+	if deleted {
+		op = "list deleted"
+	}
 	return func(yield func(store.ObjectInfo, error) bool) {
 		if err := store.ValidBucketName(b.name); err != nil {
-			yield(store.ObjectInfo{}, fmt.Errorf("s3: list %s/%q: %w", b.name, prefix, err))
+			yield(store.ObjectInfo{}, fmt.Errorf("s3: %s %s/%q: %w", op, b.name, prefix, err))
 			return
 		}
 		// Cancelling stops minio-go's paging when the caller stops early.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		opts := minio.ListObjectsOptions{Prefix: prefix, StartAfter: startAfter, Recursive: true}
+		opts := minio.ListObjectsOptions{Prefix: prefix, StartAfter: startAfter, WithVersions: deleted, Recursive: true}
 		for o := range b.s.client.ListObjectsIter(ctx, b.name, opts) {
 			if o.Err != nil {
-				yield(store.ObjectInfo{}, fmt.Errorf("s3: list %s/%q: %w", b.name, prefix, mapErr(o.Err, opRead)))
+				yield(store.ObjectInfo{}, fmt.Errorf("s3: %s %s/%q: %w", op, b.name, prefix, mapErr(o.Err, opRead)))
 				return
 			}
 			// Defensive: a server must honour both, but a listing that
@@ -272,35 +289,12 @@ func (b *bucket) List(ctx context.Context, prefix, startAfter string) iter.Seq2[
 				continue
 			}
 			info := store.ObjectInfo{Key: o.Key, Size: o.Size, LastModified: o.LastModified.UTC()}
-			if !yield(info, nil) {
-				return
+			if deleted {
+				if !o.IsLatest || !o.IsDeleteMarker {
+					continue
+				}
+				info = store.ObjectInfo{Key: o.Key, VersionID: o.VersionID, LastModified: o.LastModified.UTC(), IsLatest: true, DeleteMarker: true}
 			}
-		}
-	}
-}
-
-// ListDeleted lists keys whose current version is a delete marker; see
-// store.Bucket. S3 has no such filter: the version listing of the prefix is
-// read and only the latest entries that are markers are kept (the listing's
-// key-marker is StartAfter, so paging by key works as for List).
-func (b *bucket) ListDeleted(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error] {
-	return func(yield func(store.ObjectInfo, error) bool) {
-		if err := store.ValidBucketName(b.name); err != nil {
-			yield(store.ObjectInfo{}, fmt.Errorf("s3: list deleted %s/%q: %w", b.name, prefix, err))
-			return
-		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		opts := minio.ListObjectsOptions{Prefix: prefix, StartAfter: startAfter, WithVersions: true, Recursive: true}
-		for o := range b.s.client.ListObjectsIter(ctx, b.name, opts) {
-			if o.Err != nil {
-				yield(store.ObjectInfo{}, fmt.Errorf("s3: list deleted %s/%q: %w", b.name, prefix, mapErr(o.Err, opRead)))
-				return
-			}
-			if !o.IsLatest || !o.IsDeleteMarker || !strings.HasPrefix(o.Key, prefix) || o.Key <= startAfter {
-				continue
-			}
-			info := store.ObjectInfo{Key: o.Key, VersionID: o.VersionID, LastModified: o.LastModified.UTC(), IsLatest: true, DeleteMarker: true}
 			if !yield(info, nil) {
 				return
 			}

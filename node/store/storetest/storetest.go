@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"slices"
 	"sort"
@@ -148,16 +149,43 @@ func wantNotFound(t *testing.T, b store.Bucket, key, versionID string) {
 	wantErr(t, fmt.Sprintf("Stat(%q, %q)", key, versionID), err, store.ErrNotFound)
 }
 
+// lister is b.List or b.ListDeleted, so one collector serves both.
+type lister func(ctx context.Context, prefix, startAfter string) iter.Seq2[store.ObjectInfo, error]
+
 func list(t *testing.T, b store.Bucket, prefix, startAfter string) []store.ObjectInfo {
 	t.Helper()
+	return collect(t, "List", b.List, prefix, startAfter)
+}
+
+// collect reads a whole listing; name names the lister in a failure.
+func collect(t *testing.T, name string, ls lister, prefix, startAfter string) []store.ObjectInfo {
+	t.Helper()
 	var out []store.ObjectInfo
-	for info, err := range b.List(ctxT(t), prefix, startAfter) {
+	for info, err := range ls(ctxT(t), prefix, startAfter) {
 		if err != nil {
-			t.Fatalf("List(%q, %q): %v", prefix, startAfter, err)
+			t.Fatalf("%s(%q, %q): %v", name, prefix, startAfter, err)
 		}
 		out = append(out, info)
 	}
 	return out
+}
+
+// stopsEarly checks that a listing of at least two entries ends when its
+// consumer stops after two.
+func stopsEarly(t *testing.T, ls lister) {
+	t.Helper()
+	n := 0
+	for _, err := range ls(ctxT(t), "", "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Errorf("stopped after %d", n)
+	}
 }
 
 func keysOf(infos []store.ObjectInfo) []string {
@@ -634,18 +662,7 @@ func testListStopEarly(t *testing.T, s store.Store) {
 	for i := range 5 {
 		put(t, b, fmt.Sprintf("k%d", i), "x", store.PutOptions{})
 	}
-	n := 0
-	for _, err := range b.List(ctxT(t), "k", "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n++; n == 2 {
-			break
-		}
-	}
-	if n != 2 {
-		t.Errorf("stopped after %d", n)
-	}
+	stopsEarly(t, b.List)
 	// An empty bucket lists nothing.
 	if got := list(t, newBucket(t, s, false), "", ""); len(got) != 0 {
 		t.Errorf("empty bucket lists %v", keysOf(got))
@@ -758,17 +775,6 @@ func testListDeleted(t *testing.T, s store.Store) {
 	put(t, b, "s/hidden", "x", store.PutOptions{})
 	del("s/hidden")
 
-	deleted := func(prefix, startAfter string) []store.ObjectInfo {
-		t.Helper()
-		var out []store.ObjectInfo
-		for info, err := range b.ListDeleted(ctxT(t), prefix, startAfter) {
-			if err != nil {
-				t.Fatalf("ListDeleted(%q, %q): %v", prefix, startAfter, err)
-			}
-			out = append(out, info)
-		}
-		return out
-	}
 	for _, q := range []struct {
 		prefix, after string
 		want          []string
@@ -781,7 +787,7 @@ func testListDeleted(t *testing.T, s store.Store) {
 		{"r/live", "", nil},
 		{"t", "", nil},
 	} {
-		got := deleted(q.prefix, q.after)
+		got := collect(t, "ListDeleted", b.ListDeleted, q.prefix, q.after)
 		if !slices.Equal(keysOf(got), q.want) {
 			t.Errorf("ListDeleted(%q, %q) = %q, want %q", q.prefix, q.after, keysOf(got), q.want)
 			continue
@@ -800,18 +806,7 @@ func testListDeleted(t *testing.T, s store.Store) {
 	if got := keysOf(list(t, b, "", "")); !slices.Equal(got, []string{"r/back", "r/live", "r/unhidden"}) {
 		t.Errorf("List = %q", got)
 	}
-	n := 0
-	for _, err := range b.ListDeleted(ctxT(t), "", "") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n++; n == 2 {
-			break
-		}
-	}
-	if n != 2 {
-		t.Errorf("stopped after %d", n)
-	}
+	stopsEarly(t, b.ListDeleted)
 }
 
 func testDeleteVersion(t *testing.T, s store.Store) {

@@ -1,7 +1,8 @@
 // Package stixschema validates JSON against the OASIS STIX 2.1 JSON schemas
 // kept in node/stix/testdata/schemas, for tests anywhere in the module
 // that check what Kurier emits (the stix package itself, the indicator API,
-// TAXII). It needs the module's source tree, as tests have.
+// TAXII). Only tests use it, hence internal; it needs the module's source
+// tree, as tests have.
 package stixschema
 
 import (
@@ -27,7 +28,7 @@ const Base = "http://raw.githubusercontent.com/oasis-open/cti-stix2-json-schemas
 // observables/).
 func Dir() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "schemas")
+	return filepath.Join(filepath.Dir(file), "..", "..", "stix", "testdata", "schemas")
 }
 
 var (
