@@ -59,6 +59,7 @@ func classifyStream(err error) error {
 		malformed pgperrors.ErrMalformedMessage
 		unknown   pgperrors.UnknownPacketTypeError
 		critical  pgperrors.CriticalUnknownPacketTypeError
+		unsupp    pgperrors.UnsupportedError
 		sigErr    pgperrors.SignatureError
 	)
 	switch {
@@ -76,6 +77,9 @@ func classifyStream(err error) error {
 		errors.As(err, &malformed),
 		errors.As(err, &unknown),
 		errors.As(err, &critical),
+		// A packet version or algorithm no profile of ours writes: what
+		// random bytes become when they happen to parse as a header.
+		errors.As(err, &unsupp),
 		// While reading, go-crypto reports only integrity (MDC) failures
 		// as SignatureError; real signature results come afterwards.
 		errors.As(err, &sigErr):

@@ -264,6 +264,9 @@ func TestOpenErrors(t *testing.T) {
 				{"truncated by half", sb, good[:len(good)/2], ErrTampered},
 				{"empty", sb, nil, ErrTampered},
 				{"garbage", sb, bytes.Repeat([]byte("not openpgp "), 20), ErrTampered},
+				// Random bytes can read as a packet header: here an
+				// encrypted-data packet of a version nobody defined.
+				{"unknown packet version", sb, []byte{0xd2, 0x05, 0x09, 0x00, 0x00, 0x00, 0x00}, ErrTampered},
 				{"not for us", sc, good, ErrNotForUs},
 				{"not signed", sb, unsigned.Bytes(), ErrNotSigned},
 				{"not encrypted", sb, signedOnly.Bytes(), ErrNotEncrypted},
